@@ -1,0 +1,112 @@
+"""Explain a request: the same evaluation the middleware makes, in words.
+
+Used by the admin's "test a request" page, the API's ``check/`` endpoint and
+the ``cors_explain`` command, so all three agree with the middleware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cache
+from .conf import settings
+from .engine import Decision, PolicySet
+
+__all__ = ["Explanation", "explain"]
+
+
+@dataclass
+class Explanation:
+    allowed: bool
+    covered: bool
+    preflight: bool
+    policy: str | None
+    policy_id: int | None
+    reason: str
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "covered": self.covered,
+            "preflight": self.preflight,
+            "policy": self.policy,
+            "policy_id": self.policy_id,
+            "reason": self.reason,
+            "status": self.status,
+            "headers": dict(self.headers),
+        }
+
+
+def explain(
+    origin: str | None,
+    path: str,
+    method: str = "GET",
+    request_headers: str | list[str] | None = None,
+    *,
+    request_method: str | None = None,
+    private_network: bool = False,
+    snapshot: PolicySet | None = None,
+) -> Explanation:
+    """Evaluate a request against the current snapshot and describe the outcome.
+
+    A request is treated as a preflight the way the middleware treats it: an
+    ``OPTIONS`` request with an ``Origin`` and an
+    ``Access-Control-Request-Method``. For convenience, a non-``OPTIONS``
+    ``method`` together with ``request_headers`` is explained as the
+    preflight a browser would send for it (``request_method=method``).
+    """
+    if isinstance(request_headers, (list, tuple)):
+        request_headers = ", ".join(request_headers)
+    if snapshot is None:
+        snapshot = cache.current()
+    if snapshot is None:
+        return Explanation(
+            allowed=False,
+            covered=False,
+            preflight=False,
+            policy=None,
+            policy_id=None,
+            reason="no policy snapshot could be loaded (database unreachable?): "
+            "the middleware adds no CORS headers",
+            status=None,
+        )
+    if method == "OPTIONS" and request_method is None and origin is not None:
+        request_method = "GET"
+    if method != "OPTIONS" and request_method is None and request_headers:
+        request_method, method = method, "OPTIONS"
+    decision = snapshot.evaluate(
+        path,
+        origin,
+        method,
+        request_method if method == "OPTIONS" else None,
+        request_headers if method == "OPTIONS" else None,
+        "true" if private_network else None,
+    )
+    return _describe(decision)
+
+
+def _describe(decision: Decision) -> Explanation:
+    headers: dict[str, str] = {}
+    for name, value in decision.headers:
+        headers[name] = value
+    if decision.vary:
+        headers["Vary"] = ", ".join(decision.vary)
+    status = decision.status
+    if decision.preflight and decision.allowed:
+        status = settings.PREFLIGHT_STATUS
+    policy = decision.policy
+    return Explanation(
+        allowed=decision.allowed,
+        covered=policy is not None,
+        preflight=decision.preflight,
+        policy=policy.name if policy else None,
+        policy_id=policy.id if policy else None,
+        reason=decision.reason,
+        status=status,
+        headers=headers,
+    )
+
+
