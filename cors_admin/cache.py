@@ -154,7 +154,11 @@ def _log_failure() -> None:
     now = time.monotonic()
     if now - _state.last_error_log >= settings.ERROR_LOG_INTERVAL:
         _state.last_error_log = now
-        state = "keeping the last good snapshot" if _state.snapshot else "no snapshot yet: no CORS headers"
+        state = (
+            "keeping the last good snapshot"
+            if _state.snapshot
+            else "no snapshot yet: no CORS headers"
+        )
         logger.exception("cors_admin: could not refresh CORS policies (%s)", state)
 
 
@@ -244,7 +248,8 @@ def read_revision() -> int:
 
     db = _alias()
     value = _run_query(
-        db, lambda: CorsRevision.objects.using(db).filter(pk=1).values_list("value", flat=True).first()
+        db,
+        lambda: CorsRevision.objects.using(db).filter(pk=1).values_list("value", flat=True).first(),
     )
     return int(value or 0)
 
@@ -304,7 +309,9 @@ def connect_signals() -> None:
     from .models import CorsOrigin, CorsPolicy
 
     for model in (CorsPolicy, CorsOrigin):
-        post_save.connect(_on_change, sender=model, dispatch_uid=f"cors_admin_save_{model.__name__}")
+        post_save.connect(
+            _on_change, sender=model, dispatch_uid=f"cors_admin_save_{model.__name__}"
+        )
         post_delete.connect(
             _on_change, sender=model, dispatch_uid=f"cors_admin_delete_{model.__name__}"
         )

@@ -69,7 +69,8 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
         errors.append(
             Error(
-                f"CORS_ADMIN_REFRESH_INTERVAL must be a number of seconds, 0 or more; got {interval!r}.",
+                "CORS_ADMIN_REFRESH_INTERVAL must be a number of seconds, 0 or more; "
+                f"got {interval!r}.",
                 id="cors_admin.E004",
             )
         )

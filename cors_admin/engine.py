@@ -166,7 +166,9 @@ class CompiledPolicy:
         self.entries: tuple[OriginEntry, ...] = tuple(entries)
         self.exact = frozenset(e.value for e in entries if e.kind == "exact")
         self.null = any(e.kind == "null" for e in entries) and not self.credentials
-        self.wildcards = frozenset((e.scheme, e.host, e.port) for e in entries if e.kind == "subdomain")
+        self.wildcards = frozenset(
+            (e.scheme, e.host, e.port) for e in entries if e.kind == "subdomain"
+        )
         self.any_port = frozenset((e.scheme, e.host) for e in entries if e.kind == "port")
         self.methods = frozenset(spec.allow_methods)
         self.headers_any = "*" in spec.allow_headers
@@ -318,7 +320,9 @@ class PolicySet:
         valid_until: float | None = None,
         errors: tuple[str, ...] = (),
     ) -> None:
-        self.policies: tuple[CompiledPolicy, ...] = tuple(sorted(policies, key=lambda p: p.sort_key))
+        self.policies: tuple[CompiledPolicy, ...] = tuple(
+            sorted(policies, key=lambda p: p.sort_key)
+        )
         self.specs = specs
         self.revision = revision
         self.valid_until = valid_until
@@ -497,8 +501,9 @@ def _fast_exact_entry(value: str) -> OriginEntry | None:
     parsed = parse_request_origin(value)
     if parsed is None:
         return None
-    return OriginEntry(kind="exact", value=value, scheme=parsed.scheme, host=parsed.host,
-                       port=parsed.port)
+    return OriginEntry(
+        kind="exact", value=value, scheme=parsed.scheme, host=parsed.host, port=parsed.port
+    )
 
 
 def compile_policies(

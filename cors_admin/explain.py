@@ -108,5 +108,3 @@ def _describe(decision: Decision) -> Explanation:
         status=status,
         headers=headers,
     )
-
-

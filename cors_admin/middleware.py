@@ -148,7 +148,7 @@ class CorsAdminMiddleware:
             snapshot = cache.peek()
         decision = _safe_decide(request, snapshot)
         if decision is None:
-            return await self.get_response(request)  # type: ignore[no-any-return,misc]
+            return await self.get_response(request)  # type: ignore[misc]
         if decision.preflight:
             return preflight_response(decision)
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]

@@ -36,7 +36,7 @@ class PathType(models.TextChoices):
     REGEX = PATH_REGEX, _("regular expression (full match)")
 
 
-class BumpingQuerySet(models.QuerySet):  # type: ignore[type-arg]
+class BumpingQuerySet(models.QuerySet):
     """Bulk writes bypass ``save()`` and signals; they bump the revision on commit too."""
 
     def update(self, **kwargs: Any) -> int:
@@ -97,14 +97,14 @@ class CorsPolicy(models.Model):
         default=default_headers,
         help_text=_("Header names, or ['*'] for any header."),
     )
-    expose_headers = models.JSONField(
-        _("exposed response headers"), default=list, blank=True
-    )
+    expose_headers = models.JSONField(_("exposed response headers"), default=list, blank=True)
     max_age = models.PositiveIntegerField(
         _("preflight max age (s)"),
         null=True,
         blank=True,
-        help_text=_("Seconds browsers may cache a preflight. Chromium caps at 7200, Firefox 86400."),
+        help_text=_(
+            "Seconds browsers may cache a preflight. Chromium caps at 7200, Firefox 86400."
+        ),
     )
     allow_private_network = models.BooleanField(
         _("allow private network"),
@@ -125,7 +125,7 @@ class CorsPolicy(models.Model):
         return self.name
 
     def clean_fields(self, exclude: Any = None) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, Any] = {}
         try:
             super().clean_fields(exclude=exclude)
         except ValidationError as exc:
@@ -185,7 +185,10 @@ class CorsOrigin(models.Model):
     )
     note = models.CharField(_("note"), max_length=255, blank=True)
     expires_at = models.DateTimeField(
-        _("expires"), null=True, blank=True, help_text=_("After this time the entry matches nothing.")
+        _("expires"),
+        null=True,
+        blank=True,
+        help_text=_("After this time the entry matches nothing."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("last change"), auto_now=True)
@@ -204,7 +207,7 @@ class CorsOrigin(models.Model):
         return self.origin
 
     def clean_fields(self, exclude: Any = None) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, Any] = {}
         if "origin" not in set(exclude or ()):
             try:
                 self.origin = normalize_origin(self.origin)

@@ -179,8 +179,7 @@ def parse_entry(value: str) -> OriginEntry:
     rest = value[scheme_sep + 3 :]
     if rest.endswith("/") and "/" not in rest[:-1]:
         raise OriginError(
-            f"Remove the trailing slash: an origin has no path, so write "
-            f"'{value[:-1]}'."
+            f"Remove the trailing slash: an origin has no path, so write '{value[:-1]}'."
         )
     for sep, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment")):
         if sep in rest:
@@ -191,8 +190,7 @@ def parse_entry(value: str) -> OriginEntry:
             )
     if "@" in rest:
         raise OriginError(
-            f"'{value}' contains user information ('...@'); an origin is only "
-            "scheme://host[:port]."
+            f"'{value}' contains user information ('...@'); an origin is only scheme://host[:port]."
         )
     if "\\" in rest or "%" in rest:
         raise OriginError(f"'{value}' contains characters that are not allowed in a host.")
@@ -211,7 +209,9 @@ def parse_entry(value: str) -> OriginEntry:
     elif ":" in rest:
         host_text, port_text = rest.rsplit(":", 1)
         if ":" in host_text:
-            raise OriginError(f"'{value}' has more than one port; write [..] around IPv6 addresses.")
+            raise OriginError(
+                f"'{value}' has more than one port; write [..] around IPv6 addresses."
+            )
     else:
         host_text = rest
 

@@ -56,7 +56,9 @@ def normalize_origins(values: Iterable[Any]) -> list[str]:
         try:
             normalized = normalize_origin(value)
         except ValidationError as exc:
-            errors.append(ValidationError(f"Item {index + 1}: {exc.messages[0]}", code="invalid_origin"))
+            errors.append(
+                ValidationError(f"Item {index + 1}: {exc.messages[0]}", code="invalid_origin")
+            )
             failed = True
             continue
         if normalized in seen:
@@ -221,8 +223,9 @@ def policy_warnings(
     if isinstance(max_age, int):
         if max_age > FIREFOX_MAX_AGE_CAP:
             warnings.append(
-                f"max_age {max_age} s is above every browser's cap (Chromium {CHROMIUM_MAX_AGE_CAP} s, "
-                f"Firefox {FIREFOX_MAX_AGE_CAP} s); browsers will use their cap."
+                f"max_age {max_age} s is above every browser's cap "
+                f"(Chromium {CHROMIUM_MAX_AGE_CAP} s, Firefox {FIREFOX_MAX_AGE_CAP} s); "
+                "browsers will use their cap."
             )
         elif max_age > CHROMIUM_MAX_AGE_CAP:
             warnings.append(
@@ -237,7 +240,9 @@ def policy_warnings(
     now = timezone.now()
     expired = [o for o, e in zip(origins, expiries, strict=False) if e is not None and e <= now]
     if expired:
-        warnings.append("These entries have already expired and match nothing: " + ", ".join(expired[:5]))
+        warnings.append(
+            "These entries have already expired and match nothing: " + ", ".join(expired[:5])
+        )
     return warnings
 
 

@@ -26,9 +26,7 @@ else:
     except ImproperlyConfigured:
         # Tests and one-off commands run without DEBUG; never serve with this key.
         SECRET_KEY = "insecure-unset-secret-key-set-SECRET_KEY-in-production"
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("CORS_ADMIN_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CORS_ADMIN_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def using_postgres() -> bool:
@@ -51,7 +53,9 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def manage(database_url: str, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
+def manage(
+    database_url: str, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> str:
     """Run ``manage.py`` against ``database_url``; return stdout, raise with output on failure."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
@@ -113,7 +117,10 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
     def request(
-        self, method: str, path: str, headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
         body: bytes | None = None,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """One raw HTTP request; returns status, every header line as sent, body."""
@@ -152,14 +159,31 @@ def run_server(
     port = free_port()
     if kind == "gunicorn":
         cmd = [
-            sys.executable, "-m", "gunicorn", "example_project.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "example_project.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "60",
         ]
     elif kind == "uvicorn":
         cmd = [
-            sys.executable, "-m", "uvicorn", "example_project.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--lifespan", "off",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "example_project.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--lifespan",
+            "off",
         ]
     else:
         raise ValueError(kind)
@@ -167,8 +191,12 @@ def run_server(
     log_path = log_dir / f"{kind}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        cmd, cwd=ROOT, env={**base_env(database_url), **(env or {})},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cmd,
+        cwd=ROOT,
+        env={**base_env(database_url), **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = Server("127.0.0.1", port, process, log_path)
     try:

@@ -24,7 +24,10 @@ def echo(request: HttpRequest) -> JsonResponse:
 
 def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
-        {"cookie": request.COOKIES.get("demo_session"), "authenticated": request.user.is_authenticated}
+        {
+            "cookie": request.COOKIES.get("demo_session"),
+            "authenticated": request.user.is_authenticated,
+        }
     )
 
 
