@@ -1,7 +1,9 @@
 """Live, typed access to the ``CORS_ADMIN_*`` settings.
 
-Every attribute reads ``django.conf.settings`` when it is accessed, so
-``override_settings`` works and nothing is frozen at import time.
+Every attribute reads ``django.conf.settings`` when it is first needed, never at
+import time. Values are remembered until Django's ``setting_changed`` signal
+says a ``CORS_ADMIN_*`` setting changed (``override_settings`` sends it), so the
+request path does not pay for a ``getattr`` on a missing setting each time.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 __all__ = ["DEFAULTS", "settings"]
 
@@ -49,13 +52,31 @@ class _Settings:
     def ERROR_LOG_INTERVAL(self) -> float:
         return float(self._get("CORS_ADMIN_ERROR_LOG_INTERVAL"))
 
-    @staticmethod
-    def _get(name: str) -> Any:
-        return getattr(django_settings, name, DEFAULTS[name])
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def _get(self, name: str) -> Any:
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = self._cache[name] = getattr(django_settings, name, DEFAULTS[name])
+            return value
+
+    def reload(self) -> None:
+        """Forget remembered values (called when a ``CORS_ADMIN_*`` setting changes)."""
+        self._cache.clear()
 
     def raw(self, name: str) -> Any:
         """The setting as configured (no conversion), for the system checks."""
-        return self._get(name)
+        return getattr(django_settings, name, DEFAULTS[name])
 
 
 settings = _Settings()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("CORS_ADMIN_"):
+        settings.reload()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="cors_admin_conf_reload")

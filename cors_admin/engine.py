@@ -64,6 +64,10 @@ PATH_EXACT = "exact"
 PATH_REGEX = "regex"
 _PATH_RANK = {PATH_EXACT: 0, PATH_PREFIX: 1, PATH_REGEX: 2}
 
+# match() remembers this many paths (of at most this length) per snapshot.
+_MEMO_SIZE = 8192
+_MEMO_MAX_PATH = 512
+
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+\Z")
 
 
@@ -115,6 +119,11 @@ def parse_header_names(value: str) -> list[str] | None:
         if name not in names:
             names.append(name)
     return names
+
+
+def _tokens(values: Iterable[str]) -> tuple[str, ...]:
+    """The values that are HTTP tokens, in order, without duplicates."""
+    return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and _TOKEN_RE.match(v)))
 
 
 class CompiledPolicy:
@@ -170,22 +179,27 @@ class CompiledPolicy:
             (e.scheme, e.host, e.port) for e in entries if e.kind == "subdomain"
         )
         self.any_port = frozenset((e.scheme, e.host) for e in entries if e.kind == "port")
-        self.methods = frozenset(spec.allow_methods)
-        self.headers_any = "*" in spec.allow_headers
-        self.headers = frozenset(h.lower() for h in spec.allow_headers if h != "*")
+        # Stored lists were validated on save; tokens are checked again here because
+        # the middleware writes these strings into responses without further checks.
+        methods = _tokens(spec.allow_methods)
+        allow_headers = tuple(h.lower() for h in _tokens(spec.allow_headers))
+        expose_headers = _tokens(spec.expose_headers)
+        self.methods = frozenset(methods)
+        self.headers_any = "*" in allow_headers
+        self.headers = frozenset(h for h in allow_headers if h != "*")
         self.private_network = spec.allow_private_network
 
         tail: list[tuple[str, str]] = []
         if self.credentials:
             tail.append((ACAC, "true"))
-        expose = [h for h in spec.expose_headers if h != "*" or not self.credentials]
+        expose = [h for h in expose_headers if h != "*" or not self.credentials]
         if expose:
             tail.append((ACEH, ", ".join(expose)))
         # Actual-request headers after ACAO; the preflight ones after ACAO too.
         self.actual_headers: tuple[tuple[str, str], ...] = tuple(tail)
-        pre: list[tuple[str, str]] = [(ACAM, ", ".join(spec.allow_methods))]
-        if not self.headers_any and spec.allow_headers:
-            pre.append((ACAH, ", ".join(h.lower() for h in spec.allow_headers)))
+        pre: list[tuple[str, str]] = [(ACAM, ", ".join(methods))]
+        if not self.headers_any and allow_headers:
+            pre.append((ACAH, ", ".join(allow_headers)))
         if self.credentials:
             pre.append((ACAC, "true"))
         if spec.max_age is not None:
@@ -283,7 +297,7 @@ class Decision:
             return f"{kind} from origin '{origin}' allowed by policy '{name}'{how}"
         if code == "no_origin":
             return "the request has no Origin header, so it is not a CORS request"
-        if code == "origin_malformed":
+        if code == "origin_denied" and origin not in (None, NULL) and not _well_formed(origin):
             return (
                 f"origin {origin!r} is not a well-formed serialized origin "
                 "(browsers send lowercase scheme://host[:port], no path, no default port)"
@@ -341,6 +355,8 @@ class PolicySet:
         self._prefix = prefix
         self._regexes = tuple(regexes)
         self._by_name = {p.name: p for p in self.policies}
+        # Memo of match() results: a pure function of the path over immutable data.
+        self._memo: dict[str, CompiledPolicy | None] = {}
 
     def __len__(self) -> int:
         return len(self.policies)
@@ -350,6 +366,19 @@ class PolicySet:
 
     def match(self, path: str) -> CompiledPolicy | None:
         """The policy that covers ``path``: lowest priority, then the most specific path."""
+        try:
+            return self._memo[path]
+        except KeyError:
+            pass
+        policy = self._match(path)
+        if len(path) <= _MEMO_MAX_PATH:
+            memo = self._memo
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[path] = policy
+        return policy
+
+    def _match(self, path: str) -> CompiledPolicy | None:
         best = self._exact.get(path)
         prefix = self._prefix
         if prefix:
@@ -428,9 +457,7 @@ class PolicySet:
                 origin=origin,
                 path=path,
             )
-        return Decision(
-            policy, vary=VARY_ORIGIN, code=_origin_denial(origin), origin=origin, path=path
-        )
+        return Decision(policy, vary=VARY_ORIGIN, code="origin_denied", origin=origin, path=path)
 
     def _preflight(
         self,
@@ -443,7 +470,7 @@ class PolicySet:
     ) -> Decision:
         vary = policy.vary_preflight
         if not policy.allow_all and not policy.origin_allowed(origin):
-            return self._deny(policy, path, origin, _origin_denial(origin), ())
+            return self._deny(policy, path, origin, "origin_denied", ())
         if request_method not in policy.methods:
             return self._deny(policy, path, origin, "method_denied", (request_method,))
         headers: list[tuple[str, str]] = [(ACAO, "*" if policy.allow_all else origin)]
@@ -490,10 +517,8 @@ class PolicySet:
         )
 
 
-def _origin_denial(origin: str) -> str:
-    if origin == NULL or parse_request_origin(origin) is not None:
-        return "origin_denied"
-    return "origin_malformed"
+def _well_formed(origin: str | None) -> bool:
+    return origin is not None and parse_request_origin(origin) is not None
 
 
 def _fast_exact_entry(value: str) -> OriginEntry | None:

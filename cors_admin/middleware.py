@@ -22,7 +22,9 @@ __all__ = ["CorsAdminMiddleware"]
 
 logger = logging.getLogger("cors_admin")
 
-_CORS_KEYS = tuple(h.lower() for h in CORS_RESPONSE_HEADERS)
+# Every CORS header the middleware owns, by the lowercase key Django's ResponseHeaders uses.
+_LOWER: dict[str, str] = {name: name.lower() for name in CORS_RESPONSE_HEADERS}
+_CORS_KEYS = frozenset(_LOWER.values())
 
 
 def decide(request: HttpRequest, snapshot: PolicySet | None) -> Decision | None:
@@ -45,68 +47,72 @@ def decide(request: HttpRequest, snapshot: PolicySet | None) -> Decision | None:
     )
 
 
-def _merge_vary(response: HttpResponseBase, names: tuple[str, ...]) -> None:
-    existing = response.headers.get("Vary")
-    if not existing:
-        response.headers["Vary"] = ", ".join(names)
+def _merge_vary(store: dict[str, tuple[str, str]], names: tuple[str, ...]) -> None:
+    existing = store.get("vary")
+    if existing is None or not existing[1].strip():
+        store["vary"] = ("Vary", ", ".join(names))
         return
-    present = {v.strip().lower() for v in existing.split(",")}
+    value = existing[1]
+    present = {v.strip().lower() for v in value.split(",")}
     if "*" in present:
         return
     missing = [n for n in names if n.lower() not in present]
     if missing:
-        response.headers["Vary"] = existing + ", " + ", ".join(missing)
+        store["vary"] = (existing[0], value + ", " + ", ".join(missing))
 
 
 def apply(decision: Decision, response: HttpResponseBase) -> None:
-    """Put the decision's headers on a view's response (replacing the view's own)."""
-    headers = response.headers
-    store = headers._store  # ResponseHeaders keeps {lowercase name: (name, value)}
-    for key in _CORS_KEYS:
-        if key in store:
+    """Put the decision's headers on a view's response, replacing the view's own.
+
+    Writes Django's ``ResponseHeaders`` store directly: every value was checked
+    when the snapshot was compiled (HTTP tokens, canonical ASCII origins), so
+    the per-header validation of ``response[name] = value`` would only repeat it.
+    """
+    store: dict[str, tuple[str, str]] = response.headers._store
+    if not _CORS_KEYS.isdisjoint(store):
+        for key in _CORS_KEYS.intersection(store):
             del store[key]
     for name, value in decision.headers:
-        headers[name] = value
+        store[_LOWER[name]] = (name, value)
     if decision.vary:
-        _merge_vary(response, decision.vary)
+        _merge_vary(store, decision.vary)
 
 
 def preflight_response(decision: Decision) -> HttpResponse:
     """The middleware's own answer to a preflight: empty body, no view called."""
-    status = decision.status or 403
-    if decision.allowed:
-        status = settings.PREFLIGHT_STATUS
+    status = settings.PREFLIGHT_STATUS if decision.allowed else 403
     response = HttpResponse(status=status)
-    del response.headers["Content-Type"]
-    response.headers["Content-Length"] = "0"
+    store: dict[str, tuple[str, str]] = response.headers._store
+    store.pop("content-type", None)
+    store["content-length"] = ("Content-Length", "0")
     for name, value in decision.headers:
-        response.headers[name] = value
+        store[_LOWER[name]] = (name, value)
     if decision.vary:
-        response.headers["Vary"] = ", ".join(decision.vary)
+        store["vary"] = ("Vary", ", ".join(decision.vary))
     return response
 
 
-def _safe_decide(request: HttpRequest, snapshot: PolicySet | None) -> Decision | None:
+def _decide_safely(request: HttpRequest, snapshot: PolicySet | None) -> Decision | None:
     try:
         return decide(request, snapshot)
-    except Exception:  # never raise into a request; deny by adding nothing
-        logger.exception("cors_admin: could not evaluate the CORS policy for %s", request.path)
+    except Exception:  # never raise into a request; a failure adds nothing (denies)
+        logger.exception("cors_admin: could not evaluate the CORS policy for %r", request.path)
         return None
 
 
-def _safe_apply(decision: Decision, response: HttpResponseBase) -> None:
+def _answer_preflight(decision: Decision) -> HttpResponse:
+    try:
+        return preflight_response(decision)
+    except Exception:
+        logger.exception("cors_admin: could not answer the preflight for %r", decision.path)
+        return HttpResponse(status=403)
+
+
+def _apply_safely(decision: Decision, response: HttpResponseBase) -> None:
     try:
         apply(decision, response)
     except Exception:
-        logger.exception("cors_admin: could not add CORS headers to %s", decision.path)
-
-
-def _safe_snapshot() -> PolicySet | None:
-    try:
-        return cache.current()
-    except Exception:
-        logger.exception("cors_admin: no CORS policy snapshot")
-        return cache.peek()
+        logger.exception("cors_admin: could not add CORS headers to %r", decision.path)
 
 
 class CorsAdminMiddleware:
@@ -128,29 +134,34 @@ class CorsAdminMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        decision = _safe_decide(request, _safe_snapshot())
+        try:
+            snapshot = cache.current()
+        except Exception:
+            logger.exception("cors_admin: no CORS policy snapshot")
+            snapshot = cache.peek()
+        decision = _decide_safely(request, snapshot)
         if decision is None:
             return self.get_response(request)
         if decision.preflight:
-            return preflight_response(decision)
-        response = self.get_response(request)
-        _safe_apply(decision, response)  # type: ignore[arg-type]
+            return _answer_preflight(decision)
+        response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
+        _apply_safely(decision, response)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        if cache.needs_refresh():
-            try:
+        try:
+            if cache.needs_refresh():
                 snapshot = await sync_to_async(cache.refresh)()
-            except Exception:
-                logger.exception("cors_admin: no CORS policy snapshot")
+            else:
                 snapshot = cache.peek()
-        else:
+        except Exception:
+            logger.exception("cors_admin: no CORS policy snapshot")
             snapshot = cache.peek()
-        decision = _safe_decide(request, snapshot)
+        decision = _decide_safely(request, snapshot)
         if decision is None:
             return await self.get_response(request)  # type: ignore[misc]
         if decision.preflight:
-            return preflight_response(decision)
+            return _answer_preflight(decision)
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
-        _safe_apply(decision, response)
+        _apply_safely(decision, response)
         return response
