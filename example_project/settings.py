@@ -24,8 +24,10 @@ else:
     try:
         SECRET_KEY = env.str("SECRET_KEY")
     except ImproperlyConfigured:
-        # Tests and one-off commands run without DEBUG; never serve with this key.
-        SECRET_KEY = "insecure-unset-secret-key-set-SECRET_KEY-in-production"
+        raise ImproperlyConfigured(
+            "Set the SECRET_KEY environment variable (a long random string), or set "
+            "DEBUG=true for local development, which uses a development-only key."
+        ) from None
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [

@@ -8,6 +8,9 @@ import os
 
 import environ
 
+# The example settings refuse to start without SECRET_KEY when DEBUG is false.
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+
 from example_project.settings import *  # noqa: F403
 
 _env = environ.Env()
