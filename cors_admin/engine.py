@@ -13,8 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from .origins import NULL, OriginEntry, OriginError, parse_entry, parse_request_origin
+from .origins import (
+    NULL,
+    OriginEntry,
+    OriginError,
+    canonical_origin_parts,
+    parse_entry,
+    parse_request_origin,
+)
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -121,9 +129,15 @@ def parse_header_names(value: str) -> list[str] | None:
     return names
 
 
-def _tokens(values: Iterable[str]) -> tuple[str, ...]:
-    """The values that are HTTP tokens, in order, without duplicates."""
+@lru_cache(maxsize=1024)
+def _tokens(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The values that are HTTP tokens, in order, without duplicates (policies share lists)."""
     return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and _TOKEN_RE.match(v)))
+
+
+@lru_cache(maxsize=1024)
+def _lower_tokens(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.lower() for v in _tokens(values)))
 
 
 class CompiledPolicy:
@@ -154,7 +168,10 @@ class CompiledPolicy:
         "wildcards",
     )
 
-    def __init__(self, spec: PolicySpec, entries: Sequence[OriginEntry]) -> None:
+    def __init__(
+        self, spec: PolicySpec, entries: Sequence[OriginEntry], exact: Iterable[str] = ()
+    ) -> None:
+        """``entries`` are parsed entries; ``exact`` adds canonical exact origins as text."""
         self.spec = spec
         self.id = spec.id
         self.name = spec.name
@@ -173,16 +190,28 @@ class CompiledPolicy:
         # '*' never goes with credentials: allow-all answers '*' and drops credentials.
         self.credentials = spec.allow_credentials and not self.allow_all
         self.entries: tuple[OriginEntry, ...] = tuple(entries)
-        self.exact = frozenset(e.value for e in entries if e.kind == "exact")
-        self.null = any(e.kind == "null" for e in entries) and not self.credentials
-        self.wildcards = frozenset(
-            (e.scheme, e.host, e.port) for e in entries if e.kind == "subdomain"
-        )
-        self.any_port = frozenset((e.scheme, e.host) for e in entries if e.kind == "port")
+        exact = list(exact)
+        wildcards: list[tuple[str, str, int | None]] = []
+        any_port: list[tuple[str, str]] = []
+        null = False
+        for e in entries:  # one pass: bucket entries by kind
+            kind = e.kind
+            if kind == "exact":
+                exact.append(e.value)
+            elif kind == "subdomain":
+                wildcards.append((e.scheme, e.host, e.port))
+            elif kind == "port":
+                any_port.append((e.scheme, e.host))
+            else:
+                null = True
+        self.exact = frozenset(exact)
+        self.null = null and not self.credentials
+        self.wildcards = frozenset(wildcards)
+        self.any_port = frozenset(any_port)
         # Stored lists were validated on save; tokens are checked again here because
         # the middleware writes these strings into responses without further checks.
         methods = _tokens(spec.allow_methods)
-        allow_headers = tuple(h.lower() for h in _tokens(spec.allow_headers))
+        allow_headers = _lower_tokens(spec.allow_headers)
         expose_headers = _tokens(spec.expose_headers)
         self.methods = frozenset(methods)
         self.headers_any = "*" in allow_headers
@@ -221,10 +250,10 @@ class CompiledPolicy:
             return self.null
         if not self.wildcards and not self.any_port:
             return False
-        parsed = parse_request_origin(origin)
-        if parsed is None:
+        parts = canonical_origin_parts(origin)
+        if parts is None:
             return False
-        scheme, host, port = parsed.scheme, parsed.host, parsed.port
+        scheme, host, port = parts
         if (scheme, host) in self.any_port:
             return True
         if self.wildcards and host[0] != "[":
@@ -243,7 +272,7 @@ class CompiledPolicy:
             return origin
         if origin == NULL:
             return NULL if self.null else None
-        for entry in self.entries:
+        for entry in self.entries:  # exact entries were answered by the set above
             if entry.kind in ("subdomain", "port"):
                 single = _single_entry_policy(self.spec, entry)
                 if single.origin_allowed(origin):
@@ -357,6 +386,8 @@ class PolicySet:
         self._by_name = {p.name: p for p in self.policies}
         # Memo of match() results: a pure function of the path over immutable data.
         self._memo: dict[str, CompiledPolicy | None] = {}
+        # Compiled policies a later compile_policies(previous=self) may reuse.
+        self._reusable: dict[PolicySpec, CompiledPolicy] = {}
 
     def __len__(self) -> int:
         return len(self.policies)
@@ -521,21 +552,12 @@ def _well_formed(origin: str | None) -> bool:
     return origin is not None and parse_request_origin(origin) is not None
 
 
-def _fast_exact_entry(value: str) -> OriginEntry | None:
-    """Stored entries are canonical already: recognize exact ones with one regex match."""
-    parsed = parse_request_origin(value)
-    if parsed is None:
-        return None
-    return OriginEntry(
-        kind="exact", value=value, scheme=parsed.scheme, host=parsed.host, port=parsed.port
-    )
-
-
 def compile_policies(
     specs: Iterable[PolicySpec],
     *,
     now: float | None = None,
     revision: object = None,
+    previous: PolicySet | None = None,
 ) -> PolicySet:
     """Compile policy specs into a :class:`PolicySet`.
 
@@ -544,8 +566,14 @@ def compile_policies(
     ``valid_until``. Data that is malformed despite validation (written by raw
     SQL, say) never grants anything: a bad entry or an uncompilable regex path
     is skipped and reported in ``PolicySet.errors``.
+
+    With ``previous`` (the snapshot being replaced), policies whose spec did not
+    change and that have no expiring entries are reused as they are, so a rebuild
+    after one edit costs little more than reading the rows.
     """
     spec_list = tuple(specs)
+    reusable = previous._reusable if previous is not None else {}
+    keep: dict[PolicySpec, CompiledPolicy] = {}
     compiled: list[CompiledPolicy] = []
     errors: list[str] = []
     valid_until: float | None = None
@@ -561,28 +589,39 @@ def compile_policies(
             except re.error as exc:
                 errors.append(f"policy {spec.name!r}: path regex does not compile: {exc}")
                 continue
+        if spec in reusable:
+            policy = keep[spec] = reusable[spec]
+            compiled.append(policy)
+            continue
         entries: list[OriginEntry] = []
+        exact: list[str] = []
+        expiring = False
         for origin in spec.origins:
+            value = origin.value
             if origin.expires_at is not None:
+                expiring = True
                 if now is not None and origin.expires_at <= now:
                     continue
                 if valid_until is None or origin.expires_at < valid_until:
                     valid_until = origin.expires_at
-            entry = _fast_exact_entry(origin.value)
-            if entry is not None:
-                entries.append(entry)
+            # Stored entries are canonical already: one regex match recognizes exact ones.
+            if canonical_origin_parts(value) is not None:
+                exact.append(value)
                 continue
             try:
-                entry = parse_entry(origin.value)
+                entries.append(parse_entry(value))
             except OriginError as exc:
-                errors.append(f"policy {spec.name!r}: origin {origin.value!r} skipped: {exc}")
-                continue
-            entries.append(entry)
-        compiled.append(CompiledPolicy(spec, entries))
-    return PolicySet(
+                errors.append(f"policy {spec.name!r}: origin {value!r} skipped: {exc}")
+        policy = CompiledPolicy(spec, entries, exact)
+        if not expiring:
+            keep[spec] = policy
+        compiled.append(policy)
+    result = PolicySet(
         compiled,
         specs=spec_list,
         revision=revision,
         valid_until=valid_until,
         errors=tuple(errors),
     )
+    result._reusable = keep
+    return result

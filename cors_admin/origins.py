@@ -32,6 +32,7 @@ __all__ = [
     "OriginEntry",
     "OriginError",
     "RequestOrigin",
+    "canonical_origin_parts",
     "is_public_suffix",
     "normalize_entry",
     "parse_entry",
@@ -47,6 +48,8 @@ EntryKind = Literal["exact", "subdomain", "port", "null"]
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.\-]*\Z")
 _LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?\Z")
 _IPV4ISH_RE = re.compile(r"[0-9.]+\Z")
+# Whitespace (any Unicode space) and C0/C1 control characters.
+_BAD_CHAR_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 # A canonical request origin: lowercase scheme, lowercase ASCII host (or a
 # bracketed IPv6 literal), optional non-default port without leading zeros.
 _REQUEST_ORIGIN_RE = re.compile(
@@ -92,11 +95,16 @@ def _check_characters(value: str) -> None:
         raise OriginError("Enter one origin per entry; add each origin separately.")
     if value != value.strip():
         raise OriginError("Remove the spaces before or after the origin.")
-    for ch in value:
-        if ch.isspace():
+    bad = _BAD_CHAR_RE.search(value)
+    if bad is not None:
+        if bad.group().isspace():
             raise OriginError("An origin cannot contain spaces.")
-        if ord(ch) < 0x20 or ord(ch) == 0x7F or 0x80 <= ord(ch) <= 0x9F:
-            raise OriginError("An origin cannot contain control characters.")
+        raise OriginError("An origin cannot contain control characters.")
+
+
+def _ends_in_number(host: str) -> bool:
+    """WHATWG URL: a host whose last label is a number is an IPv4 address (or invalid)."""
+    return host[host.rfind(".") + 1 :].isdigit()
 
 
 def _normalize_host(raw: str, original: str) -> str:
@@ -118,17 +126,17 @@ def _normalize_host(raw: str, original: str) -> str:
         )
     if ".." in raw or raw.startswith("."):
         raise OriginError(f"'{original}' has an empty label in its host.")
-    if _IPV4ISH_RE.match(raw):
-        try:
-            return str(ipaddress.IPv4Address(raw))
-        except ValueError:
-            raise OriginError(f"'{original}' has an invalid IPv4 address.") from None
     host = raw.lower()
     if not host.isascii():
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
             raise OriginError(f"'{original}' has an invalid international host: {exc}.") from None
+    if _ends_in_number(host):  # browsers read such a host as an IPv4 address
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            raise OriginError(f"'{original}' has an invalid IPv4 address.") from None
     for label in host.split("."):
         if len(label) > 63 or not _LABEL_RE.match(label):
             raise OriginError(
@@ -195,6 +203,8 @@ def parse_entry(value: str) -> OriginEntry:
     if "\\" in rest or "%" in rest:
         raise OriginError(f"'{value}' contains characters that are not allowed in a host.")
 
+    if rest.startswith("*.["):
+        raise OriginError(f"'{value}': a subdomain wildcard cannot stand over an IP address.")
     # Split host and port (IPv6 literals keep their colons inside brackets).
     port_text: str | None = None
     if rest.startswith("["):
@@ -243,13 +253,7 @@ def parse_entry(value: str) -> OriginEntry:
 
     port_suffix = "" if port is None else (":*" if port == -1 else f":{port}")
     if wildcard:
-        if host.startswith("["):
-            raise OriginError(f"'{value}': a subdomain wildcard cannot stand over an IP address.")
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            pass
-        else:
+        if host.startswith("[") or _IPV4ISH_RE.match(host):
             raise OriginError(f"'{value}': a subdomain wildcard cannot stand over an IP address.")
         if is_public_suffix(host):
             raise OriginError(
@@ -278,12 +282,11 @@ def normalize_entry(value: str) -> str:
     return parse_entry(value).value
 
 
-def parse_request_origin(value: str) -> RequestOrigin | None:
-    """Parse an ``Origin`` header value if, and only if, it is canonical.
+def canonical_origin_parts(value: str) -> tuple[str, str, int | None] | None:
+    """``(scheme, host, port)`` of a canonical serialized origin, else ``None``.
 
-    Returns ``None`` for ``null``, for anything over :data:`MAX_ORIGIN_LENGTH`
-    and for any value a browser would never send (it is not allowed, never an
-    error).
+    The fast core of :func:`parse_request_origin`: one regex match, plus
+    ``ipaddress`` only for IP literals. ``port`` is ``None`` for the default.
     """
     if len(value) > MAX_ORIGIN_LENGTH:
         return None
@@ -291,21 +294,32 @@ def parse_request_origin(value: str) -> RequestOrigin | None:
     if m is None:
         return None
     scheme, host, port_text = m.groups()
-    if host.startswith("["):
+    if host[0] == "[":
         try:
             if f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" != host:
                 return None
         except ValueError:
             return None
-    elif host[-1].isdigit() and _IPV4ISH_RE.match(host):
+    elif host[-1].isdigit() and _ends_in_number(host):
         try:
             if str(ipaddress.IPv4Address(host)) != host:
                 return None
         except ValueError:
             return None
     if port_text is None:
-        return RequestOrigin(scheme, host, None)
+        return scheme, host, None
     port = int(port_text)
     if port > 65535 or port == DEFAULT_PORTS.get(scheme):
         return None
-    return RequestOrigin(scheme, host, port)
+    return scheme, host, port
+
+
+def parse_request_origin(value: str) -> RequestOrigin | None:
+    """Parse an ``Origin`` header value if, and only if, it is canonical.
+
+    Returns ``None`` for ``null``, for anything over :data:`MAX_ORIGIN_LENGTH`
+    and for any value a browser would never send (it is not allowed, never an
+    error).
+    """
+    parts = canonical_origin_parts(value)
+    return None if parts is None else RequestOrigin(*parts)
