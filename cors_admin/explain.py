@@ -13,7 +13,10 @@ from . import cache
 from .conf import settings
 from .engine import Decision, PolicySet
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["SIMPLE_METHODS", "Explanation", "explain"]
+
+#: Methods a browser sends without a preflight (when no other request header is set).
+SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 @dataclass
@@ -52,11 +55,12 @@ def explain(
 ) -> Explanation:
     """Evaluate a request against the current snapshot and describe the outcome.
 
-    A request is treated as a preflight the way the middleware treats it: an
-    ``OPTIONS`` request with an ``Origin`` and an
-    ``Access-Control-Request-Method``. For convenience, a non-``OPTIONS``
-    ``method`` together with ``request_headers`` is explained as the
-    preflight a browser would send for it (``request_method=method``).
+    ``method`` and ``request_headers`` describe the request a page wants to
+    make. When a browser would preflight it -- a method other than GET, HEAD or
+    POST, or any request headers named -- the preflight is what decides, so the
+    preflight is evaluated (``OPTIONS`` with ``Access-Control-Request-Method:
+    <method>``) and its status and headers are reported. ``method="OPTIONS"``
+    describes a preflight directly (``request_method`` defaults to GET).
     """
     if isinstance(request_headers, (list, tuple)):
         request_headers = ", ".join(request_headers)
@@ -75,7 +79,11 @@ def explain(
         )
     if method == "OPTIONS" and request_method is None and origin is not None:
         request_method = "GET"
-    if method != "OPTIONS" and request_method is None and request_headers:
+    if (
+        method != "OPTIONS"
+        and origin is not None
+        and (method not in SIMPLE_METHODS or request_headers)
+    ):
         request_method, method = method, "OPTIONS"
     decision = snapshot.evaluate(
         path,
