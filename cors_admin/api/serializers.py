@@ -1,0 +1,539 @@
+"""Serializers of the REST API (also used by the import/export commands).
+
+Validation is never re-implemented here: single fields go through the model's
+own ``clean_fields`` (which calls :mod:`cors_admin.validation`), origins
+through :func:`~cors_admin.validation.normalize_origins` /
+:func:`~cors_admin.validation.normalize_origin`, and cross-field rules through
+:func:`~cors_admin.validation.validate_policy`.
+
+Error format (DRF's standard 400 body): one list of messages per field;
+``origins`` errors are keyed by the 0-based index of the offending item, the
+way DRF reports list items (``{"origins": {"1": ["..."]}}``); ``origin_entries``
+errors are a list with one object per entry (``{"origin_entries": [{}, {"origin":
+["..."]}]}``). Cross-field rules about the allowlist as a whole (``null`` with
+credentials) come as a plain list under the field the client sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from ..models import CorsOrigin, CorsPolicy
+from ..validation import normalize_origin, normalize_origins, policy_warnings, validate_policy
+
+__all__ = [
+    "POLICY_FIELDS",
+    "CheckRequestSerializer",
+    "CheckResponseSerializer",
+    "CorsPolicySerializer",
+    "OriginEntrySerializer",
+    "entry_changes",
+    "origin_entry_data",
+]
+
+#: The policy fields of SPEC.md, in the order of the representation (origins aside).
+POLICY_FIELDS: tuple[str, ...] = (
+    "name",
+    "description",
+    "path",
+    "path_type",
+    "priority",
+    "enabled",
+    "allow_all_origins",
+    "allow_credentials",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "max_age",
+    "allow_private_network",
+)
+
+#: Fields the model normalizes in ``clean_fields`` (the values written are the normalized ones).
+_NORMALIZED_FIELDS = ("allow_methods", "allow_headers", "expose_headers", "path")
+
+_ITEM_RE = re.compile(r"Item (\d+): (.*)\Z", re.DOTALL)
+
+
+def _messages(exc: DjangoValidationError) -> dict[str, list[str]] | list[str]:
+    if hasattr(exc, "error_dict"):
+        return {field: list(msgs) for field, msgs in exc.message_dict.items()}
+    return list(exc.messages)
+
+
+def origin_entry_data(origin: CorsOrigin) -> dict[str, Any]:
+    """One allowlist entry as plain data (model instance → dict)."""
+    return {"origin": origin.origin, "note": origin.note, "expires_at": origin.expires_at}
+
+
+def _entries_of(instance: CorsPolicy) -> list[CorsOrigin]:
+    """The stored entries of a policy (prefetched on list views)."""
+    if instance.pk is None:
+        return []
+    return list(instance.origins.all())
+
+
+class _OriginsField(serializers.ListField):
+    def get_attribute(self, instance: CorsPolicy) -> list[str]:
+        return [e.origin for e in _entries_of(instance)]
+
+
+class _OriginEntriesReadMixin:
+    def get_attribute(self, instance: CorsPolicy) -> list[dict[str, Any]]:
+        return [origin_entry_data(e) for e in _entries_of(instance)]
+
+
+class OriginEntrySerializer(serializers.Serializer):
+    """One allowlist entry with its note and optional expiry."""
+
+    origin = serializers.CharField(
+        max_length=1024,
+        trim_whitespace=False,
+        allow_blank=True,
+        help_text="https://app.example.com, https://*.example.com (any subdomain), "
+        "http://localhost:* (any port) or null. Normalized when saved.",
+    )
+    note = serializers.CharField(
+        max_length=255,
+        allow_blank=True,
+        required=False,
+        help_text="Free text for operators. Omitted: kept for an entry that stays, empty for a "
+        "new one.",
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="After this time the entry matches nothing. Omitted: kept for an entry that "
+        "stays, none for a new one.",
+    )
+
+    def validate_origin(self, value: str) -> str:
+        try:
+            return normalize_origin(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class _OriginEntriesField(_OriginEntriesReadMixin, serializers.ListSerializer):
+    """A list of entries; a duplicate origin is reported at the entry that repeats it."""
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = super().to_internal_value(data)
+        errors: list[dict[str, list[str]]] = []
+        seen: dict[str, int] = {}
+        failed = False
+        for index, entry in enumerate(entries):
+            origin = entry.get("origin")
+            if origin is None:  # partial updates skip required fields of nested objects
+                errors.append({"origin": ["This field is required."]})
+                failed = True
+                continue
+            if origin in seen:
+                errors.append(
+                    {"origin": [f"'{origin}' is listed twice (same as entry {seen[origin] + 1})."]}
+                )
+                failed = True
+            else:
+                seen[origin] = index
+                errors.append({})
+        if failed:
+            raise serializers.ValidationError(errors)
+        return entries
+
+
+class CorsPolicySerializer(serializers.ModelSerializer):
+    """A CORS policy with its allowlist.
+
+    ``origins`` (list of strings) and ``origin_entries`` (list of objects with
+    note and expiry) are two views of the same allowlist; a write may send
+    either (or both, when they list the same entries). Replacing ``origins``
+    keeps the note and expiry of the entries that stay.
+    """
+
+    origins = _OriginsField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="The allowlist as origin strings, sorted; read and written whole. "
+        "Written values are normalized (HTTPS://App.Example.COM:443 → https://app.example.com).",
+    )
+    origin_entries = _OriginEntriesField(
+        child=OriginEntrySerializer(),
+        required=False,
+        help_text="The same allowlist with each entry's note and expiry; read and written whole.",
+    )
+    allow_methods = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="Methods allowed in preflights (case-sensitive). "
+        "Default: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.",
+    )
+    allow_headers = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text='Request header names allowed in preflights (lowercased), or ["*"] for any. '
+        "Default: django-cors-headers' list.",
+    )
+    expose_headers = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="Response header names the browser may read.",
+    )
+    warnings = serializers.SerializerMethodField(
+        help_text="Risky but legal choices of this policy, for the operator (read-only)."
+    )
+
+    class Meta:
+        model = CorsPolicy
+        fields = (
+            "id",
+            "name",
+            "description",
+            "path",
+            "path_type",
+            "priority",
+            "enabled",
+            "allow_all_origins",
+            "origins",
+            "origin_entries",
+            "allow_credentials",
+            "allow_methods",
+            "allow_headers",
+            "expose_headers",
+            "max_age",
+            "allow_private_network",
+            "created_at",
+            "updated_at",
+            "warnings",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What the last save changed, in the admin's change-message format.
+        self.change_message: list[dict[str, Any]] = []
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if self.context.get("skip_unique_name"):
+            # The importer matches policies by name itself.
+            name = fields["name"]
+            name.validators = [v for v in name.validators if not isinstance(v, UniqueValidator)]
+        return fields
+
+    # -- representation ---------------------------------------------------------
+
+    def get_warnings(self, instance: CorsPolicy) -> list[str]:
+        entries = _entries_of(instance)
+        return policy_warnings(
+            instance.field_data(), [e.origin for e in entries], [e.expires_at for e in entries]
+        )
+
+    # -- validation ------------------------------------------------------------
+
+    def validate_origins(self, value: list[str]) -> list[str]:
+        try:
+            return normalize_origins(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_per_item_errors(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: CorsPolicy | None = self.instance
+        entries = self._resolve_entries(attrs, instance)
+
+        # The model normalizes and validates single fields: run exactly that.
+        candidate = CorsPolicy()
+        if instance is not None:
+            for field in (*POLICY_FIELDS, "id"):
+                setattr(candidate, field, getattr(instance, field))
+        for field in POLICY_FIELDS:
+            if field in attrs:
+                setattr(candidate, field, attrs[field])
+        try:
+            candidate.clean_fields(exclude=["id", "created_at", "updated_at"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_messages(exc)) from None
+        for field in _NORMALIZED_FIELDS:
+            if field in attrs:
+                attrs[field] = getattr(candidate, field)
+
+        if entries is not None:
+            origins = [e["origin"] for e in entries]
+        elif instance is not None:
+            origins = self._stored_origins(instance)
+        else:
+            origins = []
+        try:
+            validate_policy(candidate.field_data(), origins)
+        except DjangoValidationError as exc:
+            errors = _messages(exc)
+            if isinstance(errors, dict) and "origins" in errors and "origin_entries" in attrs:
+                if "origins" not in self.initial_data:
+                    errors["origin_entries"] = errors.pop("origins")
+            raise serializers.ValidationError(errors) from None
+        attrs.pop("origins", None)
+        attrs.pop("origin_entries", None)
+        if entries is not None:
+            attrs["_entries"] = entries
+        return attrs
+
+    def _stored_origins(self, instance: CorsPolicy) -> list[str]:
+        return [e.origin for e in _entries_of(instance)]
+
+    def _resolve_entries(
+        self, attrs: Mapping[str, Any], instance: CorsPolicy | None
+    ) -> list[dict[str, Any]] | None:
+        """The allowlist this write asks for, or ``None`` when it leaves it alone."""
+        origins: list[str] | None = attrs.get("origins")
+        entries: list[dict[str, Any]] | None = attrs.get("origin_entries")
+        if origins is not None and entries is not None:
+            if sorted(origins) != sorted(e["origin"] for e in entries):
+                raise serializers.ValidationError(
+                    {
+                        "origin_entries": [
+                            "'origins' and 'origin_entries' list different entries. Send only "
+                            "one of them: 'origins' (strings; notes and expiry of entries that "
+                            "stay are kept) or 'origin_entries' (with notes and expiry)."
+                        ]
+                    }
+                )
+            return [dict(e) for e in entries]
+        if entries is not None:
+            return [dict(e) for e in entries]
+        if origins is not None:
+            return [{"origin": o} for o in origins]
+        return None
+
+    # -- writing ---------------------------------------------------------------
+
+    def create(self, validated_data: dict[str, Any]) -> CorsPolicy:
+        entries = validated_data.pop("_entries", None) or []
+        with transaction.atomic(using=_db()):
+            policy = CorsPolicy.objects.create(**validated_data)
+            created, _, _ = write_entries(policy, entries, existing=[])
+        self.change_message = [{"added": {}}]
+        self.change_message.extend(
+            {"added": {"name": str(CorsOrigin._meta.verbose_name), "object": o}} for o in created
+        )
+        return policy
+
+    def update(self, instance: CorsPolicy, validated_data: dict[str, Any]) -> CorsPolicy:
+        entries = validated_data.pop("_entries", None)
+        with transaction.atomic(using=_db()):
+            before = instance.field_data()
+            for field, value in validated_data.items():
+                setattr(instance, field, value)
+            changed = [f for f in POLICY_FIELDS if before[f] != getattr(instance, f)]
+            if changed:
+                instance.save()
+            message: list[dict[str, Any]] = []
+            if changed:
+                message.append({"changed": {"fields": [_label(CorsPolicy, f) for f in changed]}})
+            if entries is not None:
+                existing = list(CorsOrigin.objects.filter(policy=instance))
+                created, updated, deleted = write_entries(instance, entries, existing=existing)
+                name = str(CorsOrigin._meta.verbose_name)
+                message.extend({"added": {"name": name, "object": o}} for o in created)
+                message.extend(
+                    {"changed": {"name": name, "object": o, "fields": fields}}
+                    for o, fields in updated
+                )
+                message.extend({"deleted": {"name": name, "object": o}} for o in deleted)
+                if (created or updated or deleted) and not changed:
+                    instance.save(update_fields=["updated_at"])
+        if hasattr(instance, "_prefetched_objects_cache"):
+            instance._prefetched_objects_cache.clear()
+        self.change_message = message
+        return instance
+
+
+def _label(model: Any, field: str) -> str:
+    """A field's label as the admin shows it in the history ("Allowed methods")."""
+    label = str(model._meta.get_field(field).verbose_name)
+    return label[:1].upper() + label[1:]
+
+
+def _db() -> str:
+    from django.db import router
+
+    return router.db_for_write(CorsPolicy) or "default"
+
+
+def _per_item_errors(exc: DjangoValidationError) -> Any:
+    """Map ``normalize_origins``' "Item N: message" errors to DRF's ``{index: [message]}``."""
+    per_item: dict[int, list[str]] = {}
+    for message in exc.messages:
+        match = _ITEM_RE.match(message)
+        if match is None:
+            return list(exc.messages)  # unexpected shape: keep the messages as they are
+        per_item.setdefault(int(match.group(1)) - 1, []).append(match.group(2))
+    return per_item
+
+
+def entry_changes(stored: CorsOrigin, wanted: Mapping[str, Any]) -> list[str]:
+    """Which of note/expiry an entry that stays must change (missing keys keep the value)."""
+    fields: list[str] = []
+    if "note" in wanted and (wanted["note"] or "") != stored.note:
+        fields.append("note")
+    if "expires_at" in wanted and wanted["expires_at"] != stored.expires_at:
+        fields.append("expires_at")
+    return fields
+
+
+def write_entries(
+    policy: CorsPolicy,
+    wanted: Sequence[Mapping[str, Any]],
+    existing: Iterable[CorsOrigin],
+) -> tuple[list[str], list[tuple[str, list[str]]], list[str]]:
+    """Make ``policy``'s allowlist equal ``wanted`` with bulk writes.
+
+    Returns (created origins, [(updated origin, changed field labels)], deleted origins).
+    """
+    stored = {e.origin: e for e in existing}
+    wanted_by_origin = {w["origin"]: w for w in wanted}
+    now = timezone.now()
+    to_create: list[CorsOrigin] = []
+    to_update: list[CorsOrigin] = []
+    updated: list[tuple[str, list[str]]] = []
+    for origin, w in wanted_by_origin.items():
+        entry = stored.get(origin)
+        if entry is None:
+            to_create.append(
+                CorsOrigin(
+                    policy=policy,
+                    origin=origin,
+                    note=w.get("note") or "",
+                    expires_at=w.get("expires_at"),
+                )
+            )
+            continue
+        fields = entry_changes(entry, w)
+        if fields:
+            if "note" in fields:
+                entry.note = w.get("note") or ""
+            if "expires_at" in fields:
+                entry.expires_at = w.get("expires_at")
+            entry.updated_at = now
+            to_update.append(entry)
+            updated.append(
+                (
+                    origin,
+                    [_label(CorsOrigin, f) for f in fields],
+                )
+            )
+    deleted = [o for o in stored if o not in wanted_by_origin]
+    if deleted:
+        CorsOrigin.objects.filter(pk__in=[stored[o].pk for o in deleted]).delete()
+    if to_create:
+        CorsOrigin.objects.bulk_create(to_create)
+    if to_update:
+        CorsOrigin.objects.bulk_update(to_update, ["note", "expires_at", "updated_at"])
+    return [e.origin for e in to_create], updated, deleted
+
+
+# -- check/ ---------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "content-type, authorization"},
+            {"type": "array", "items": {"type": "string"}, "example": ["content-type"]},
+        ],
+        "nullable": True,
+        "description": "Access-Control-Request-Headers: a comma-separated string as the "
+        "browser sends it, or a list of header names.",
+    }
+)
+class _HeaderNamesField(serializers.Field):
+    default_error_messages = {
+        "invalid": "Enter a comma-separated string or a list of header names."
+    }
+
+    def to_internal_value(self, data: Any) -> str | None:
+        if data is None:
+            return None
+        if isinstance(data, str):
+            return data
+        if isinstance(data, list) and all(isinstance(v, str) for v in data):
+            return ", ".join(data)
+        self.fail("invalid")
+        return None  # pragma: no cover
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CheckRequestSerializer(serializers.Serializer):
+    """A request to explain, as a browser would send it."""
+
+    origin = serializers.CharField(
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        default=None,
+        trim_whitespace=False,
+        max_length=8192,
+        help_text="The Origin header value, exactly as sent (null/omitted: no Origin header).",
+    )
+    path = serializers.CharField(
+        trim_whitespace=False,
+        max_length=8192,
+        help_text="The request path (path_info, decoded), for example /api/items/.",
+    )
+    method = serializers.CharField(
+        default="GET",
+        max_length=64,
+        help_text="The request method. OPTIONS with request_method explains a preflight; another "
+        "method with request_headers explains the preflight a browser sends for it.",
+    )
+    request_headers = _HeaderNamesField(required=False, default=None)
+    request_method = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=64,
+        help_text="Access-Control-Request-Method, for an explicit OPTIONS preflight.",
+    )
+    private_network = serializers.BooleanField(
+        default=False, help_text="Send Access-Control-Request-Private-Network: true."
+    )
+
+    def validate_path(self, value: str) -> str:
+        if not value.startswith("/"):
+            raise serializers.ValidationError(
+                "Enter the path only, starting with '/', for example /api/items/."
+            )
+        return value
+
+    def validate_method(self, value: str) -> str:
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+", value):
+            raise serializers.ValidationError("Enter an HTTP method, for example GET or PATCH.")
+        return value
+
+
+class CheckResponseSerializer(serializers.Serializer):
+    """What the middleware would do with that request, and why."""
+
+    allowed = serializers.BooleanField(help_text="Would the browser be allowed to proceed?")
+    covered = serializers.BooleanField(help_text="Does an enabled policy cover the path?")
+    preflight = serializers.BooleanField(help_text="Was this evaluated as a preflight?")
+    policy = serializers.CharField(allow_null=True, help_text="Name of the deciding policy.")
+    policy_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(help_text="The decision in words.")
+    status = serializers.IntegerField(
+        allow_null=True,
+        help_text="Status of the middleware's own preflight answer (204/403); null for actual "
+        "requests, which the view answers.",
+    )
+    headers = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="The CORS and Vary headers the middleware sets on the response.",
+    )
