@@ -1,6 +1,6 @@
 # cors_admin — developer commands. Needs only python3 (3.11+) on the machine.
 #
-#   make demo          venv + install, migrate SQLite, demo data, admin login, server on :8000
+#   make demo          venv + install, migrate SQLite, demo data, admin login, API on :8000 + front end on :8001
 #   make test          the test suite on SQLite (Django 5.2, the main .venv)
 #   make test-postgres the test suite on PostgreSQL at 127.0.0.1:5432
 #   make lint          ruff check, ruff format --check, mypy cors_admin
@@ -22,6 +22,7 @@ PYTEST_ARGS ?=
 PG_TEST_NAME ?= test_cors_admin_make
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
+DEMO_FRONTEND_PORT ?= 8001
 
 BIN := $(VENV)/bin
 DEMO_ENV := DEBUG=true DEMO_HOST=$(DEMO_HOST) DEMO_PORT=$(DEMO_PORT)
@@ -39,11 +40,10 @@ demo-setup: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python scripts/demo_data.py
 
-demo: demo-setup
-	@echo "Demo API: http://$(DEMO_HOST):$(DEMO_PORT)/api/demo/hello/ - try:"
-	@echo "  curl -i -H 'Origin: http://localhost:8001' http://$(DEMO_HOST):$(DEMO_PORT)/api/demo/hello/"
-	@echo "Stop the server with Ctrl-C."
-	$(DEMO_ENV) $(BIN)/python manage.py runserver $(DEMO_HOST):$(DEMO_PORT)
+# demo_run migrates, loads the demo policies and admin login (demo_setup), then serves the API on
+# :$(DEMO_PORT) and the front end on :$(DEMO_FRONTEND_PORT) until Ctrl-C (which stops both).
+demo: venv
+	$(DEMO_ENV) $(BIN)/python manage.py demo_run --bind $(DEMO_HOST) --api-port $(DEMO_PORT) --frontend-port $(DEMO_FRONTEND_PORT)
 
 test: venv
 	CORS_ADMIN_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)

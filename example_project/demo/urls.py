@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/demo/echo/", views.echo, name="demo-echo"),
     path("api/demo/whoami/", views.whoami, name="demo-whoami"),
     path("api/demo/login/", views.login_cookie, name="demo-login"),
+    path("api/demo/partner/", views.partner, name="demo-partner"),
     path("api/demo/stream/", views.stream, name="demo-stream"),
     path("api/demo/boom/", views.boom, name="demo-boom"),
 ]

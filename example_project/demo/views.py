@@ -1,4 +1,9 @@
-"""A tiny demo API that the front end on another origin calls."""
+"""A tiny demo API that the front end on another origin calls.
+
+Every path here is under ``/api/demo/``, which the demo policies cover
+(``manage.py demo_setup``): ``demo-api`` for most of it and ``demo-partner``
+for ``/api/demo/partner/``.
+"""
 
 import json
 from collections.abc import Iterator
@@ -6,8 +11,11 @@ from collections.abc import Iterator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+DEMO_COOKIE = "demo_session"
+
 
 def hello(request: HttpRequest) -> JsonResponse:
+    """A simple GET; sets ``X-Request-Id``, which the browser lets the page read only if exposed."""
     response = JsonResponse({"message": "Hello from the demo API", "method": request.method})
     response["X-Request-Id"] = "demo-42"
     return response
@@ -15,6 +23,7 @@ def hello(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 def echo(request: HttpRequest) -> JsonResponse:
+    """Echo a JSON body: a ``Content-Type: application/json`` POST needs a preflight."""
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -23,18 +32,25 @@ def echo(request: HttpRequest) -> JsonResponse:
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
+    """What the browser sent: the demo cookie arrives only with credentialed requests."""
     return JsonResponse(
         {
-            "cookie": request.COOKIES.get("demo_session"),
+            "cookie": request.COOKIES.get(DEMO_COOKIE),
             "authenticated": request.user.is_authenticated,
         }
     )
 
 
 def login_cookie(request: HttpRequest) -> HttpResponse:
-    response = JsonResponse({"ok": True})
-    response.set_cookie("demo_session", "demo-user", samesite="Lax")
+    """Set the demo cookie (SameSite=Lax: sent to the same *site*, any port)."""
+    response = JsonResponse({"ok": True, "cookie": DEMO_COOKIE})
+    response.set_cookie(DEMO_COOKIE, "demo-user", samesite="Lax", httponly=True)
     return response
+
+
+def partner(request: HttpRequest) -> JsonResponse:
+    """Covered by its own policy, ``demo-partner``, which does not list the demo front end."""
+    return JsonResponse({"message": "Partner data", "method": request.method})
 
 
 def stream(request: HttpRequest) -> StreamingHttpResponse:
