@@ -257,8 +257,12 @@ async function runCase(c) {
     fillTable(node.querySelector(".readable"), [...response.headers], "no readable headers");
     node.querySelector(".body").textContent = body.length > 400 ? body.slice(0, 400) + "…" : body;
   }
+  const label = { allowed: "allowed", blocked: "blocked", partial: "partly" }[outcome];
   node.dataset.outcome = outcome;
-  node.querySelector(".badge").textContent = { allowed: "allowed", blocked: "blocked", partial: "partly" }[outcome];
+  node.querySelector(".badge").textContent = label;
+  const item = document.querySelector(`#overview li[data-case="${c.id}"]`);
+  item.dataset.outcome = outcome;
+  item.querySelector(".badge").textContent = label;
   node.querySelector(".summary").textContent = summary;
 
   const reason = node.querySelector(".reason");
@@ -319,11 +323,19 @@ function render() {
   for (const c of CASES) {
     const node = template.content.firstElementChild.cloneNode(true);
     node.dataset.case = c.id;
+    node.id = "case-" + c.id;
     node.querySelector(".title").textContent = c.title;
     node.querySelector(".about").textContent = c.about;
     node.querySelector(".code").textContent = c.code;
     node.querySelector(".expected").textContent = "With the demo policies as loaded: " + c.expected + ".";
     main.append(node);
+    const item = el("li");
+    item.dataset.case = c.id;
+    const link = el("a");
+    link.href = "#case-" + c.id;
+    link.append(el("span", "not run", "badge"), el("span", c.title));
+    item.append(link);
+    document.getElementById("overview").append(item);
   }
 }
 
