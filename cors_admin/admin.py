@@ -1,0 +1,699 @@
+"""The Django admin for operators: policies, their allowlists, bulk actions, a test page.
+
+* The policy list answers "which policies allow this origin?": search for an
+  origin (``app.example.com``) or for ``origin:https://app.example.com``,
+  which lists every policy that lets that origin in, wildcard entries and
+  allow-all policies included.
+* The change form reads top-down (which requests → which origins → methods and
+  headers → advanced), with the allowlist inline right under "which origins".
+  All validation comes from :mod:`cors_admin.validation` through the models
+  and :mod:`cors_admin.forms`; risky-but-legal choices are shown as warnings
+  after saving.
+* Bulk actions (enable, disable, duplicate) write history entries and bump the
+  snapshot revision on commit (``BumpingQuerySet`` and the save signals).
+* "Test a request" (``<changelist>/test/``) explains a request with
+  :func:`cors_admin.explain.explain`, on the same snapshot the middleware uses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import capfirst, smart_split, unescape_string_literal
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import cache
+from .engine import PolicySet
+from .explain import Explanation, explain
+from .forms import (
+    METHOD_CHOICES,
+    CorsOriginForm,
+    CorsOriginFormSet,
+    CorsPolicyForm,
+    TestRequestForm,
+)
+from .models import CorsOrigin, CorsPolicy, PathType
+from .origins import NULL, OriginError, parse_entry
+
+__all__ = ["CorsOriginInline", "CorsPolicyAdmin", "policies_allowing"]
+
+#: Request headers a browser sends without a preflight (with ordinary values).
+SAFELISTED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-language"})
+SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
+_COPY_SUFFIX_RE = re.compile(r" \(copy(?: \d+)?\)\Z")
+
+
+# -- "which policies allow this origin?" ---------------------------------------------
+
+
+@dataclass
+class OriginQuery:
+    """An ``origin:<value>`` search term, parsed."""
+
+    typed: str
+    origin: str | None = None  # the normalized origin or entry, when it parses
+    error: str = ""
+    candidates: tuple[str, ...] = ()
+
+
+def _origin_query(value: str) -> OriginQuery:
+    """Normalize what the operator typed and list the entries that would let it in."""
+    query = OriginQuery(typed=value)
+    try:
+        entry = parse_entry(value.rstrip("/") if value.count("/") == 3 else value)
+    except OriginError as exc:
+        query.error = str(exc)
+        return query
+    query.origin = entry.value
+    if entry.kind != "exact":
+        # A pattern or 'null': the policies that list exactly this entry.
+        query.candidates = (entry.value,)
+        return query
+    port = "" if entry.port is None else f":{entry.port}"
+    candidates = [entry.value, f"{entry.scheme}://{entry.host}:*"]
+    try:
+        ipaddress.ip_address(entry.host.strip("[]"))
+    except ValueError:
+        i = entry.host.find(".")
+        while i != -1:
+            parent = entry.host[i + 1 :]
+            candidates.append(f"{entry.scheme}://*.{parent}{port}")
+            candidates.append(f"{entry.scheme}://*.{parent}:*")
+            i = entry.host.find(".", i + 1)
+    query.candidates = tuple(dict.fromkeys(candidates))
+    return query
+
+
+def policies_allowing(queryset: QuerySet[CorsPolicy], value: str) -> QuerySet[CorsPolicy]:
+    """The policies of ``queryset`` whose allowlist lets ``value`` in now (enabled or not).
+
+    Exact entries, subdomain and port wildcards and allow-all policies count;
+    expired entries do not. Path, priority and enabled state are not
+    considered: which policy answers a request is what the test page tells.
+    """
+    return queryset.filter(_allowing_q(_origin_query(value)))
+
+
+def _allowing_q(query: OriginQuery) -> Q:
+    if not query.candidates:
+        return Q(pk__in=[])
+    now = timezone.now()
+    entries = CorsOrigin.objects.filter(policy=OuterRef("pk"), origin__in=query.candidates).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    listed = Q(Exists(entries))
+    if query.origin == NULL:
+        listed &= Q(allow_credentials=False)  # 'null' never matches with credentials
+    return Q(allow_all_origins=True) | listed
+
+
+def _search_terms(search_term: str) -> tuple[list[str], list[OriginQuery]]:
+    """Split a search into plain terms and ``origin:`` terms (quotes as in Django's admin)."""
+    bits: list[str] = []
+    for bit in smart_split(search_term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
+            bit = unescape_string_literal(bit)
+        bits.append(bit)
+    plain: list[str] = []
+    origins: list[OriginQuery] = []
+    pending = False
+    for bit in bits:
+        if pending:
+            origins.append(_origin_query(bit))
+            pending = False
+        elif bit.lower() == "origin:":
+            pending = True
+        elif bit.lower().startswith("origin:"):
+            origins.append(_origin_query(bit[len("origin:") :]))
+        elif bit:
+            plain.append(bit)
+    return plain, origins
+
+
+def _normalized_search_origin(term: str) -> str | None:
+    """A full origin typed into the search box, in its stored form (None if not one)."""
+    if "://" not in term:
+        return None
+    try:
+        return parse_entry(term.rstrip("/") if term.count("/") == 3 else term).value
+    except OriginError:
+        return None
+
+
+# -- list filters ----------------------------------------------------------------------
+
+
+class HasExpiredEntriesFilter(admin.SimpleListFilter):
+    title = _("expired entries")
+    parameter_name = "expired"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Has expired entries")), ("no", _("No expired entries"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        expired = Exists(
+            CorsOrigin.objects.filter(policy=OuterRef("pk"), expires_at__lte=timezone.now())
+        )
+        if self.value() == "yes":
+            return queryset.filter(expired)
+        if self.value() == "no":
+            return queryset.filter(~expired)
+        return None
+
+
+class AllowlistFilter(admin.SimpleListFilter):
+    title = _("allowlist")
+    parameter_name = "allowlist"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("all", _("Allows all origins (*)")),
+            ("wildcard", _("Has wildcard entries")),
+            ("null", _("Allows 'null'")),
+            ("empty", _("Empty allowlist")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        entries = CorsOrigin.objects.filter(policy=OuterRef("pk"))
+        value = self.value()
+        if value == "all":
+            return queryset.filter(allow_all_origins=True)
+        if value == "wildcard":
+            return queryset.filter(Exists(entries.filter(origin__contains="*")))
+        if value == "null":
+            return queryset.filter(Exists(entries.filter(origin=NULL)))
+        if value == "empty":
+            return queryset.filter(allow_all_origins=False).exclude(Exists(entries))
+        return None
+
+
+# -- the allowlist inline --------------------------------------------------------------
+
+
+class CorsOriginInline(admin.TabularInline):
+    """The allowlist is part of its policy: the policy's permissions govern it."""
+
+    model = CorsOrigin
+    form = CorsOriginForm
+    formset = CorsOriginFormSet
+    fields = ("origin", "note", "expires_at")
+    extra = 1
+    verbose_name = _("allowed origin")
+    verbose_name_plural = _("allowed origins")
+
+    def _policy_admin(self) -> admin.ModelAdmin[CorsPolicy]:
+        return self.admin_site.get_model_admin(CorsPolicy)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(self._policy_admin().has_view_or_change_permission(request, obj))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        parent = self._policy_admin()
+        if obj is None:
+            return bool(parent.has_add_permission(request))
+        return bool(parent.has_change_permission(request, obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        parent = self._policy_admin()
+        if obj is None:
+            return bool(parent.has_add_permission(request) or parent.has_change_permission(request))
+        return bool(parent.has_change_permission(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+# -- the test page ---------------------------------------------------------------------
+
+
+@dataclass
+class TestStep:
+    """One request the browser sends (the preflight, or the actual request)."""
+
+    kind: str  # "preflight" or "actual"
+    method: str
+    request_headers: list[tuple[str, str]]
+    explanation: Explanation
+    policy_url: str | None = None
+
+    @property
+    def response_headers(self) -> list[tuple[str, str]]:
+        return list(self.explanation.headers.items())
+
+
+@dataclass
+class TestResult:
+    origin: str | None
+    path: str
+    method: str
+    steps: list[TestStep] = field(default_factory=list)
+    preflight_reasons: list[str] = field(default_factory=list)
+    browser_stops: bool = False
+    revision: Any = None
+    origin_hint: str | None = None
+    origin_hint_url: str | None = None
+
+    @property
+    def final(self) -> Explanation:
+        return self.steps[-1].explanation
+
+    @property
+    def allowed(self) -> bool:
+        return all(step.explanation.allowed for step in self.steps)
+
+    @property
+    def covered(self) -> bool:
+        return self.steps[0].explanation.covered
+
+
+# -- the policy admin ------------------------------------------------------------------
+
+
+@admin.register(CorsPolicy)
+class CorsPolicyAdmin(admin.ModelAdmin):
+    form = CorsPolicyForm
+    inlines = (CorsOriginInline,)
+    list_display = (
+        "name",
+        "path_display",
+        "enabled",
+        "origins_display",
+        "allow_credentials",
+        "priority",
+        "updated_at",
+    )
+    list_display_links = ("name",)
+    list_filter = (
+        "enabled",
+        "allow_credentials",
+        "path_type",
+        HasExpiredEntriesFilter,
+        AllowlistFilter,
+    )
+    search_fields = ("name", "path", "origins__origin")
+    search_help_text = _(
+        "Name, path or origin (app.example.com finds every policy listing it). "
+        "origin:https://app.example.com lists the policies that let this origin in, "
+        "wildcards and allow-all included."
+    )
+    ordering = ("priority", "name")
+    actions = ("enable_policies", "disable_policies", "duplicate_policies")
+    readonly_fields = ("created_at", "updated_at")
+    save_on_top = False
+    fieldsets = (
+        (
+            _("Which requests"),
+            {
+                "description": _(
+                    "The policy answers requests whose path matches. When several enabled "
+                    "policies match, the lowest priority wins; among equal priorities an exact "
+                    "path, then the longest prefix, then a regular expression."
+                ),
+                "fields": ("name", "description", ("path", "path_type"), "priority", "enabled"),
+            },
+        ),
+        (
+            _("Which origins"),
+            {
+                "description": _(
+                    "List each front end's origin in <b>Allowed origins</b> below "
+                    "(scheme://host[:port], no path), or allow all origins."
+                ),
+                "fields": ("allow_all_origins", "allow_credentials"),
+            },
+        ),
+        (
+            _("Methods and headers"),
+            {"fields": ("allow_methods", "allow_headers", "expose_headers")},
+        ),
+        (
+            _("Advanced"),
+            {
+                "classes": ("collapse",),
+                "fields": ("max_age", "allow_private_network", "created_at", "updated_at"),
+            },
+        ),
+    )
+
+    # -- list ----------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CorsPolicy]:
+        entries = CorsOrigin.objects.filter(policy=OuterRef("pk")).order_by().values("policy")
+        count = entries.annotate(n=Count("pk")).values("n")
+        expired = entries.filter(expires_at__lte=timezone.now()).annotate(n=Count("pk")).values("n")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                origin_count=Coalesce(Subquery(count, output_field=IntegerField()), 0),
+                expired_count=Coalesce(Subquery(expired, output_field=IntegerField()), 0),
+            )
+        )
+
+    @admin.display(description=_("path"), ordering="path")
+    def path_display(self, obj: CorsPolicy) -> str:
+        return format_html(
+            '<code>{}</code> <span class="cors-admin-tag">{}</span>', obj.path, obj.path_type
+        )
+
+    @admin.display(description=_("origins"), ordering="origin_count")
+    def origins_display(self, obj: CorsPolicy) -> str:
+        count = getattr(obj, "origin_count", None)
+        if count is None:
+            count = obj.origins.count()
+        expired = getattr(obj, "expired_count", 0) or 0
+        text = str(count)
+        if obj.allow_all_origins:
+            text = str(_("all (*)")) if not count else f"{_('all (*)')} + {count}"
+        if expired:
+            return format_html(
+                '{} <span class="cors-admin-expired">({} {})</span>', text, expired, _("expired")
+            )
+        return text
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CorsPolicy], search_term: str
+    ) -> tuple[QuerySet[CorsPolicy], bool]:
+        plain, origin_queries = _search_terms(search_term)
+        for term in plain:
+            entries = CorsOrigin.objects.filter(policy=OuterRef("pk"))
+            normalized = _normalized_search_origin(term)
+            match = Q(origin__icontains=term)
+            if normalized:
+                match |= Q(origin=normalized)
+            queryset = queryset.filter(
+                Q(name__icontains=term) | Q(path__icontains=term) | Exists(entries.filter(match))
+            )
+        for query in origin_queries:
+            queryset = queryset.filter(_allowing_q(query))
+        return queryset, False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _plain, origin_queries = _search_terms(request.GET.get("q", ""))
+        context = {
+            "cors_origin_queries": origin_queries,
+            "cors_test_url": self._test_url(),
+            "cors_can_test": self.has_view_or_change_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    # -- change form ---------------------------------------------------------------
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {"cors_test_url": self._policy_test_url(object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _policy_test_url(self, object_id: str) -> str:
+        """The test page, prefilled with this policy's path and newest exact origin."""
+        try:
+            policy = CorsPolicy.objects.get(pk=object_id)
+        except (CorsPolicy.DoesNotExist, ValueError, TypeError):
+            return self._test_url()
+        params: dict[str, str] = {}
+        if policy.path_type != PathType.REGEX:
+            params["path"] = policy.path
+        now = timezone.now()
+        for origin in (
+            policy.origins.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .exclude(origin__contains="*")
+            .exclude(origin=NULL)
+            .order_by("-created_at", "-pk")
+            .values_list("origin", flat=True)[:1]
+        ):
+            params["origin"] = origin
+        if not params:
+            return self._test_url()
+        return f"{self._test_url()}?{urlencode(params)}"
+
+    def response_add(
+        self, request: HttpRequest, obj: CorsPolicy, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        response = super().response_add(request, obj, post_url_continue)
+        self._warn(request, obj)
+        return response
+
+    def response_change(self, request: HttpRequest, obj: CorsPolicy) -> HttpResponse:
+        response = super().response_change(request, obj)
+        self._warn(request, obj)
+        return response
+
+    def _warn(self, request: HttpRequest, obj: CorsPolicy) -> None:
+        for warning in obj.warnings():
+            messages.warning(request, warning)
+
+    # -- bulk actions ----------------------------------------------------------------
+
+    @admin.action(description=_("Enable selected policies"), permissions=["change"])
+    def enable_policies(self, request: HttpRequest, queryset: QuerySet[CorsPolicy]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description=_("Disable selected policies"), permissions=["change"])
+    def disable_policies(self, request: HttpRequest, queryset: QuerySet[CorsPolicy]) -> None:
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(
+        self, request: HttpRequest, queryset: QuerySet[CorsPolicy], enabled: bool
+    ) -> None:
+        selected = list(queryset.order_by("pk"))
+        targets = [
+            p for p in selected if p.enabled != enabled and self.has_change_permission(request, p)
+        ]
+        if targets:
+            label = str(capfirst(CorsPolicy._meta.get_field("enabled").verbose_name))
+            with transaction.atomic(using=router.db_for_write(CorsPolicy)):
+                # A queryset update: one statement, and BumpingQuerySet bumps on commit.
+                CorsPolicy.objects.filter(pk__in=[p.pk for p in targets]).update(
+                    enabled=enabled, updated_at=timezone.now()
+                )
+                for policy in targets:
+                    policy.enabled = enabled
+                    self.log_change(request, policy, [{"changed": {"fields": [label]}}])
+        unchanged = len(selected) - len(targets)
+        if enabled:
+            text = ngettext(
+                "Enabled %(count)d policy.", "Enabled %(count)d policies.", len(targets)
+            )
+        else:
+            text = ngettext(
+                "Disabled %(count)d policy.", "Disabled %(count)d policies.", len(targets)
+            )
+        text %= {"count": len(targets)}
+        if unchanged:
+            text += " " + ngettext(
+                "%(count)d was already in that state.",
+                "%(count)d were already in that state.",
+                unchanged,
+            ) % {"count": unchanged}
+        if targets:
+            text += " " + str(_("Every server applies the change within about a second."))
+        self.message_user(request, text, messages.SUCCESS if targets else messages.INFO)
+
+    @admin.action(
+        description=_("Duplicate selected policies (copies start disabled)"), permissions=["add"]
+    )
+    def duplicate_policies(self, request: HttpRequest, queryset: QuerySet[CorsPolicy]) -> None:
+        originals = list(queryset.order_by("pk"))
+        copies: list[CorsPolicy] = []
+        with transaction.atomic(using=router.db_for_write(CorsPolicy)):
+            for original in originals:
+                copy = self._duplicate(original)
+                self.log_addition(
+                    request,
+                    copy,
+                    f"Duplicated from “{original.name}” (id {original.pk}); "
+                    "disabled until reviewed.",
+                )
+                copies.append(copy)
+        names = ", ".join(f"“{c.name}”" for c in copies)
+        self.message_user(
+            request,
+            ngettext(
+                "Created %(count)d copy: %(names)s. It is disabled so it does not compete with "
+                "the original for the same paths; change its path or priority, then enable it.",
+                "Created %(count)d copies: %(names)s. They are disabled so they do not compete "
+                "with the originals for the same paths; change their paths or priorities, then "
+                "enable them.",
+                len(copies),
+            )
+            % {"count": len(copies), "names": names},
+            messages.SUCCESS,
+        )
+
+    def _duplicate(self, original: CorsPolicy) -> CorsPolicy:
+        skip = {"id", "name", "enabled", "created_at", "updated_at"}
+        values = {
+            f.attname: getattr(original, f.attname)
+            for f in CorsPolicy._meta.concrete_fields
+            if f.name not in skip
+        }
+        for key in ("allow_methods", "allow_headers", "expose_headers"):
+            values[key] = list(values[key] or [])
+        copy = CorsPolicy(name=self._copy_name(original.name), enabled=False, **values)
+        copy.save()
+        CorsOrigin.objects.bulk_create(
+            [
+                CorsOrigin(policy=copy, origin=o.origin, note=o.note, expires_at=o.expires_at)
+                for o in original.origins.all()
+            ]
+        )
+        return copy
+
+    @staticmethod
+    def _copy_name(name: str) -> str:
+        """'<name> (copy)', then '(copy 2)', '(copy 3)'… — unique and within max_length."""
+        root = _COPY_SUFFIX_RE.sub("", name)
+        max_length = CorsPolicy._meta.get_field("name").max_length or 100
+        number = 1
+        while True:
+            suffix = " (copy)" if number == 1 else f" (copy {number})"
+            candidate = root[: max_length - len(suffix)] + suffix
+            if not CorsPolicy.objects.filter(name=candidate).exists():
+                return candidate
+            number += 1
+
+    # -- the test page -------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        custom = [
+            path(
+                "test/",
+                self.admin_site.admin_view(self.test_request_view),
+                name="{}_{}_test".format(*info),
+            )
+        ]
+        return custom + super().get_urls()
+
+    def _test_url(self) -> str:
+        info = self.admin_site.name, self.opts.app_label, self.opts.model_name
+        return reverse("{}:{}_{}_test".format(*info))
+
+    def test_request_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        # A path makes it a test to run; other parameters alone only prefill the form.
+        if "path" in request.GET:
+            data = request.GET.copy()
+            if not data.get("method"):
+                data["method"] = "GET"
+            form = TestRequestForm(data)
+        else:
+            initial = {k: v for k, v in request.GET.items() if k in TestRequestForm.base_fields}
+            form = TestRequestForm(initial=initial)
+        result = self.run_test(form) if form.is_bound and form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Test a request"),
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "form": form,
+            "result": result,
+            "method_choices": METHOD_CHOICES,
+            "has_view_permission": True,
+            "changelist_url": reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+            ),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "cors_admin/test_request.html", context)
+
+    def run_test(self, form: Form) -> TestResult:
+        """Explain what a browser would do, on the snapshot the middleware uses now."""
+        data = form.cleaned_data
+        origin: str | None = data["origin"]
+        request_path: str = data["path"]
+        method: str = data["method"]
+        names = [n.strip().lower() for n in (data["request_headers"] or "").split(",") if n.strip()]
+        names = list(dict.fromkeys(names))
+        private_network: bool = data["private_network"]
+        snapshot: PolicySet | None = cache.current()
+        result = TestResult(origin=origin, path=request_path, method=method)
+        result.revision = snapshot.revision if snapshot is not None else None
+
+        unsafe = [n for n in names if n not in SAFELISTED_REQUEST_HEADERS]
+        if method == "OPTIONS":
+            result.preflight_reasons.append(str(_("the method is OPTIONS")))
+        if method not in SIMPLE_METHODS and method != "OPTIONS":
+            result.preflight_reasons.append(
+                str(_("%(method)s is not GET, HEAD or POST")) % {"method": method}
+            )
+        if unsafe:
+            result.preflight_reasons.append(
+                str(_("the request sets %(names)s")) % {"names": ", ".join(unsafe)}
+            )
+        if private_network:
+            result.preflight_reasons.append(str(_("it asks for Private Network Access")))
+
+        origin_headers = [("Origin", origin)] if origin is not None else []
+        if origin is not None and result.preflight_reasons:
+            preflight_method = "GET" if method == "OPTIONS" else method
+            headers = [*origin_headers, ("Access-Control-Request-Method", preflight_method)]
+            if unsafe:
+                headers.append(("Access-Control-Request-Headers", ", ".join(unsafe)))
+            if private_network:
+                headers.append(("Access-Control-Request-Private-Network", "true"))
+            pre = explain(
+                origin,
+                request_path,
+                "OPTIONS",
+                ", ".join(unsafe) or None,
+                request_method=preflight_method,
+                private_network=private_network,
+                snapshot=snapshot,
+            )
+            result.steps.append(self._step("preflight", "OPTIONS", headers, pre))
+            if pre.covered and not pre.allowed:
+                result.browser_stops = True
+        if (not result.browser_stops and method != "OPTIONS") or not result.steps:
+            # The request itself. explain() describes a non-simple method as its preflight;
+            # the middleware's answer to the actual request does not depend on the method
+            # (only preflights check allow_methods), so ask for it with a simple one.
+            simple = method if method in SIMPLE_METHODS else "GET"
+            actual = explain(origin, request_path, simple, None, snapshot=snapshot)
+            result.steps.append(self._step("actual", method, origin_headers, actual))
+
+        if origin is not None and result.final.reason and not result.allowed:
+            hint = _normalized_search_origin(origin) if origin != NULL else None
+            if hint and hint != origin and "*" not in hint:
+                result.origin_hint = hint
+                query = {k: v for k, v in form.data.items() if k in form.fields}
+                query["origin"] = hint
+                result.origin_hint_url = f"{self._test_url()}?{urlencode(query)}"
+        return result
+
+    def _step(
+        self, kind: str, method: str, headers: list[tuple[str, str]], explanation: Explanation
+    ) -> TestStep:
+        url = None
+        if explanation.policy_id is not None:
+            url = reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=[explanation.policy_id],
+            )
+        return TestStep(kind, method, headers, explanation, url)

@@ -1,0 +1,286 @@
+"""Forms of the Django admin: the policy form, its allowlist formset, the test page.
+
+Validation is never re-implemented here: the policy and origin models run the
+shared validators of :mod:`cors_admin.validation` in ``clean_fields`` /
+``clean``, and the allowlist formset calls :func:`validate_policy` with the
+final list of origins of the submission (rows added, changed and deleted in
+the same save), so every message lands on the field or row it is about before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
+
+from .models import CorsOrigin, CorsPolicy
+from .origins import NULL
+from .validation import validate_policy
+
+__all__ = [
+    "CommaSeparatedListField",
+    "CorsOriginFormSet",
+    "CorsPolicyForm",
+    "TestRequestForm",
+]
+
+_METHOD_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+\Z")
+
+
+class CommaSeparatedListField(forms.CharField):
+    """A one-line text field for a JSON list of names: ``"GET, POST"`` ⇄ ``["GET", "POST"]``.
+
+    It only splits on commas; the model's validators check and normalize the
+    names, so the messages are the same as the API's.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vLargeTextField"}))
+        kwargs.setdefault("max_length", None)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, (list, tuple)):
+            return [str(item).strip() for item in value if str(item).strip()]
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        return list(initial or []) != self.to_python(data)
+
+
+class CorsPolicyForm(forms.ModelForm):
+    allow_methods = CommaSeparatedListField(
+        label=_("Allowed methods"),
+        help_text=_("Comma-separated, as browsers send them (case matters): GET, POST, PUT."),
+    )
+    allow_headers = CommaSeparatedListField(
+        label=_("Allowed request headers"),
+        help_text=_(
+            "Comma-separated header names a browser may send, for example "
+            "content-type, authorization; or * for any header."
+        ),
+    )
+    expose_headers = CommaSeparatedListField(
+        label=_("Exposed response headers"),
+        required=False,
+        help_text=_(
+            "Comma-separated response headers the front end's JavaScript may read, "
+            "for example x-request-id. Leave empty for none."
+        ),
+    )
+
+    class Meta:
+        model = CorsPolicy
+        fields = (
+            "name",
+            "description",
+            "path",
+            "path_type",
+            "priority",
+            "enabled",
+            "allow_all_origins",
+            "allow_credentials",
+            "allow_methods",
+            "allow_headers",
+            "expose_headers",
+            "max_age",
+            "allow_private_network",
+        )
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # CorsPolicy.clean() checks the origins stored in the database; the admin checks
+        # the origins of this very submission instead (CorsOriginFormSet.clean), so that
+        # rows deleted or added in the same save count, and the message lands on the row.
+        if hasattr(errors, "error_dict") and "origins" in errors.error_dict:
+            rest = {k: v for k, v in errors.error_dict.items() if k != "origins"}
+            if not rest:
+                return
+            errors = ValidationError(rest)
+        super()._update_errors(errors)  # type: ignore[misc]
+
+
+class CorsOriginFormSet(BaseInlineFormSet):
+    """The allowlist inline: duplicates and cross-field rules checked on the final list."""
+
+    instance: CorsPolicy
+
+    def final_rows(self) -> list[tuple[forms.ModelForm[CorsOrigin], str]]:
+        """(form, normalized origin) of every row that will exist after this save."""
+        rows: list[tuple[forms.ModelForm[CorsOrigin], str]] = []
+        for form in self.forms:
+            if not getattr(form, "cleaned_data", None) or form.errors.get("origin"):
+                continue
+            if self.can_delete and form.cleaned_data.get("DELETE"):
+                continue
+            # The model's clean_fields normalized the instance's origin in _post_clean.
+            origin = getattr(form.instance, "origin", "") or ""
+            if origin:
+                rows.append((form, origin))
+        return rows
+
+    def clean(self) -> None:
+        rows = self.final_rows()
+        seen: dict[str, int] = {}
+        for index, (form, origin) in enumerate(rows):
+            if origin in seen:
+                form.add_error(
+                    "origin",
+                    ValidationError(
+                        _("%(origin)s is already in this allowlist (row %(row)s)."),
+                        code="duplicate_origin",
+                        params={"origin": origin, "row": seen[origin] + 1},
+                    ),
+                )
+            else:
+                seen[origin] = index
+            # Keep Django's own duplicate check in step with the normalized value.
+            form.cleaned_data["origin"] = origin
+        super().clean()
+        policy = self.instance
+        origins = [origin for _, origin in self.final_rows()]
+        try:
+            validate_policy(policy.field_data(), origins)
+        except ValidationError as exc:
+            messages = exc.message_dict.get("origins", []) if hasattr(exc, "error_dict") else []
+            if messages:
+                self._place_origin_errors(messages)
+
+    def _place_origin_errors(self, messages: list[str]) -> None:
+        """Put the allowlist-level messages on the rows they are about (the ``null`` ones)."""
+        placed = False
+        for form, origin in self.final_rows() or []:
+            if origin == NULL:
+                placed = True
+                if not form.errors.get("origin"):
+                    form.add_error("origin", messages)
+        for form in self.forms:
+            # A row that already carries the model's own message for the same rule.
+            if form.errors.get("origin") and getattr(form.instance, "origin", "") == NULL:
+                placed = True
+        if not placed:
+            raise ValidationError(messages)
+
+
+class CorsOriginForm(forms.ModelForm):
+    class Meta:
+        model = CorsOrigin
+        fields = ("origin", "note", "expires_at")
+        widgets = {
+            "origin": forms.TextInput(
+                attrs={"size": 40, "placeholder": "https://app.example.com", "spellcheck": "false"}
+            ),
+            "note": forms.TextInput(attrs={"size": 30}),
+        }
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The unique (policy, origin) constraint reports a form-wide error; put it on the row.
+        if hasattr(errors, "error_dict") and NON_FIELD_ERRORS in errors.error_dict:
+            general = errors.error_dict[NON_FIELD_ERRORS]
+            duplicate = [e for e in general if e.code in ("unique", "unique_together")]
+            if duplicate:
+                errors.error_dict[NON_FIELD_ERRORS] = [e for e in general if e not in duplicate]
+                if not errors.error_dict[NON_FIELD_ERRORS]:
+                    del errors.error_dict[NON_FIELD_ERRORS]
+                errors.error_dict.setdefault("origin", []).append(
+                    ValidationError(
+                        _("%(origin)s is already in this allowlist."),
+                        code="duplicate_origin",
+                        params={"origin": getattr(self.instance, "origin", "")},
+                    )
+                )
+        super()._update_errors(errors)  # type: ignore[misc]
+
+
+METHOD_CHOICES = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class TestRequestForm(forms.Form):
+    """What a browser would send: origin, path, method, request headers."""
+
+    origin = forms.CharField(
+        label=_("Origin"),
+        required=False,
+        max_length=2048,
+        strip=False,
+        widget=forms.TextInput(
+            attrs={
+                "size": 50,
+                "placeholder": "https://app.example.com",
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
+        ),
+        help_text=_(
+            "The front end's origin, exactly as the browser sends it in the Origin header. "
+            "Leave empty for a request without Origin."
+        ),
+    )
+    path = forms.CharField(
+        label=_("Path"),
+        max_length=2048,
+        initial="/",
+        widget=forms.TextInput(attrs={"size": 50, "placeholder": "/api/", "spellcheck": "false"}),
+        help_text=_(
+            "The request path on this site, for example /api/orders/. A full URL works too."
+        ),
+    )
+    method = forms.CharField(
+        label=_("Method"),
+        max_length=32,
+        initial="GET",
+        widget=forms.TextInput(attrs={"size": 10, "list": "cors-admin-methods"}),
+        help_text=_("GET, POST, PUT, PATCH, DELETE, … (case matters)."),
+    )
+    request_headers = forms.CharField(
+        label=_("Request headers"),
+        required=False,
+        max_length=4096,
+        widget=forms.TextInput(
+            attrs={"size": 50, "placeholder": "content-type, authorization", "spellcheck": "false"}
+        ),
+        help_text=_(
+            "Comma-separated names of the headers the front end's code sets. Any of them, "
+            "or a method other than GET, HEAD or POST, makes the browser send a preflight first."
+        ),
+    )
+    private_network = forms.BooleanField(
+        label=_("Private network request"),
+        required=False,
+        help_text=_(
+            "The preflight asks for Private Network Access (a public site calling this "
+            "private server)."
+        ),
+    )
+
+    def clean_path(self) -> str:
+        path: str = self.cleaned_data["path"].strip()
+        if "://" in path:
+            path = urlsplit(path).path or "/"
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        if not path.startswith("/"):
+            path = "/" + path
+        return path
+
+    def clean_method(self) -> str:
+        method: str = self.cleaned_data["method"].strip()
+        if not _METHOD_RE.match(method):
+            raise ValidationError(_("Enter an HTTP method such as GET or POST."), code="invalid")
+        return method
+
+    def clean_origin(self) -> str | None:
+        origin: str = self.cleaned_data["origin"]
+        return origin if origin != "" else None
