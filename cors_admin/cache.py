@@ -3,25 +3,39 @@
 * :func:`current` returns the compiled :class:`~cors_admin.engine.PolicySet`.
   Between two checks it touches nothing but a clock: zero queries. At most
   once per ``CORS_ADMIN_REFRESH_INTERVAL`` a process reads the shared revision
-  (one query, or one cache ``get``) and rebuilds only when it changed.
+  (one query, or one cache ``get``) and rebuilds only when it changed. A
+  rebuild reads every policy and entry in a constant number of queries, inside
+  one read transaction (a consistent view of the tables), and swaps the new
+  snapshot in with a single assignment: a request sees the old snapshot or the
+  new one, never half of either.
+* One thread per process rebuilds at a time; the others keep answering from
+  the previous snapshot instead of waiting. They wait only when there is no
+  snapshot yet, or right after this process committed a change (so the
+  process that made a change serves it at once).
 * Every change schedules :func:`schedule_bump` with ``transaction.on_commit``:
-  after the commit the local snapshot is marked stale (this process serves the
-  change at once) and the shared revision is bumped (other processes and
-  servers follow within the interval). A rolled-back change never bumps.
-* Fail-static: an error while refreshing keeps the last good snapshot (and is
-  logged, rate-limited); with no snapshot at all :func:`current` returns
-  ``None`` and the middleware adds no CORS headers.
+  after the commit the shared revision is bumped (other processes and servers
+  follow within the interval) and the local snapshot is marked stale. A
+  rolled-back change never bumps.
+* Entries with an expiry stop matching at that time without any write: the
+  snapshot knows its earliest expiry (``valid_until``) and the next check is
+  scheduled no later than that; the snapshot is then recompiled from the rows
+  it already holds, even while the database is unreachable.
+* Fail-static: an error while refreshing keeps the last good snapshot (logged
+  at most once per ``CORS_ADMIN_ERROR_LOG_INTERVAL``, and once more on
+  recovery); with no snapshot at all :func:`current` returns ``None`` and the
+  middleware adds no CORS headers. Either way the next interval retries.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
 
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 
 from .conf import settings
 from .engine import OriginSpec, PolicySet, PolicySpec, compile_policies
@@ -34,6 +48,7 @@ __all__ = [
     "needs_refresh",
     "peek",
     "read_revision",
+    "rebuild_count",
     "refresh",
     "reset",
     "schedule_bump",
@@ -57,17 +72,43 @@ _POLICY_FIELDS = (
     "allow_private_network",
 )
 
+#: How long a thread waits for another one's refresh when it has to (no snapshot yet,
+#: or a change of this process not served yet) before it answers from what there is.
+_WAIT_SECONDS = 10.0
+#: How long an async caller's claim on a due refresh holds off the other callers.
+_CLAIM_SECONDS = 10.0
+
 
 class _State:
+    """Everything the process knows. Readers take no lock: each field is one atomic
+    reference; writers of the snapshot hold ``lock``."""
+
     def __init__(self) -> None:
         self.snapshot: PolicySet | None = None
         self.next_check = 0.0  # time.monotonic() after which the revision is checked
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held by the one thread refreshing
+        self.claimed_until = 0.0  # async callers: one of them owns the due refresh
+        self.local_writes = 0  # changes this process committed (see invalidate_local)
+        self.local_writes_seen = 0  # ... of which the snapshot is known to include
         self.last_error_log = float("-inf")
+        self.failures = 0  # refreshes failed in a row
         self.rebuilds = 0  # how many snapshots this process compiled (for tests and ops)
 
 
 _state = _State()
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by some thread of the parent at fork time would stay held forever in
+    # the child (that thread does not exist there): start with a fresh one, and check
+    # the revision on the first request rather than trusting the parent's schedule.
+    _state.lock = threading.Lock()
+    _state.next_check = 0.0
+    _state.claimed_until = 0.0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def peek() -> PolicySet | None:
@@ -75,8 +116,30 @@ def peek() -> PolicySet | None:
     return _state.snapshot
 
 
+def _must_wait() -> bool:
+    """No snapshot yet, or a change of this process to serve (unless refreshes are failing)."""
+    if _state.snapshot is None:
+        return True
+    return _state.local_writes != _state.local_writes_seen and not _state.failures
+
+
 def needs_refresh() -> bool:
-    return time.monotonic() >= _state.next_check
+    """Whether the caller should call :func:`refresh` now (the async middleware's test).
+
+    Once the interval has passed, the first caller claims the refresh and the
+    next callers are told ``False`` (they answer from the current snapshot)
+    until that refresh ends. Without a snapshot, or right after a change made by
+    this process, every caller is told ``True`` so that none serves stale data.
+    """
+    now = time.monotonic()
+    if now < _state.next_check:
+        return False
+    if _must_wait():
+        return True
+    if now < _state.claimed_until:
+        return False
+    _state.claimed_until = now + _CLAIM_SECONDS
+    return True
 
 
 def current() -> PolicySet | None:
@@ -87,18 +150,25 @@ def current() -> PolicySet | None:
 
 
 def invalidate_local() -> None:
-    """Make this process check the revision on its next request."""
+    """Make this process reload the policies on its next request (after a local change)."""
+    _state.local_writes += 1
     _state.next_check = 0.0
+    _state.claimed_until = 0.0
 
 
 def reset() -> None:
-    """Forget the snapshot entirely (tests; a process fork that wants a clean start)."""
+    """Forget the snapshot entirely (tests; a process that wants a clean start)."""
     with _state.lock:
         _state.snapshot = None
         _state.next_check = 0.0
+        _state.claimed_until = 0.0
+        _state.local_writes_seen = _state.local_writes
+        _state.last_error_log = float("-inf")
+        _state.failures = 0
 
 
 def rebuild_count() -> int:
+    """How many snapshots this process compiled so far."""
     return _state.rebuilds
 
 
@@ -112,54 +182,102 @@ def refresh(force: bool = False) -> PolicySet | None:
     """Check the revision now and rebuild if it moved (or if ``force``).
 
     Only one thread per process refreshes at a time; the others keep using the
-    previous snapshot instead of waiting (unless there is none yet).
+    previous snapshot instead of waiting (unless there is none yet, or this
+    process committed a change that the snapshot may not hold yet). Never
+    raises because the database or the revision cache is unreachable.
     """
-    snapshot = _state.snapshot
-    if snapshot is None:
-        acquired = _state.lock.acquire(timeout=10)
+    state = _state
+    if _must_wait():
+        acquired = state.lock.acquire(timeout=_WAIT_SECONDS)
     else:
-        acquired = _state.lock.acquire(blocking=False)
+        acquired = state.lock.acquire(blocking=False)
     if not acquired:
-        return _state.snapshot
+        return state.snapshot
     try:
         started = time.monotonic()
-        if not force and started < _state.next_check:
-            return _state.snapshot  # another thread refreshed while we waited
-        _state.next_check = started + max(settings.REFRESH_INTERVAL, 0.0)
+        writes = state.local_writes
+        if not force and started < state.next_check:
+            return state.snapshot  # another thread refreshed while we waited
+        force = force or writes != state.local_writes_seen
+        state.next_check = started + max(settings.REFRESH_INTERVAL, 0.0)
         try:
-            revision = read_revision()
-            snapshot = _state.snapshot
-            now = time.time()
-            if force or snapshot is None or snapshot.revision != revision:
-                snapshot = compile_policies(load_specs(), now=now, revision=revision)
-                _state.rebuilds += 1
-            elif snapshot.valid_until is not None and now >= snapshot.valid_until:
-                # An allowlist entry expired: recompile from the rows we already hold.
-                snapshot = compile_policies(snapshot.specs, now=now, revision=revision)
-                _state.rebuilds += 1
-            else:
-                return snapshot
-            for error in snapshot.errors:
-                logger.warning("cors_admin: %s", error)
-            _state.snapshot = snapshot
+            _refresh_locked(force)
         except Exception:
+            _expire_locked()  # expiry needs no database
             _log_failure()
             _discard_broken_connection()
-        return _state.snapshot
+        else:
+            state.local_writes_seen = writes  # on failure: reload again next time
+            if state.failures:
+                logger.warning(
+                    "cors_admin: CORS policies refreshed again after %d failed attempt(s)",
+                    state.failures,
+                )
+                state.failures = 0
+        _schedule_expiry_check()
+        return state.snapshot
     finally:
-        _state.lock.release()
+        state.claimed_until = 0.0
+        state.lock.release()
+
+
+def _refresh_locked(force: bool) -> None:
+    revision = read_revision()
+    snapshot = _state.snapshot
+    if force or snapshot is None or snapshot.revision != revision:
+        _install(
+            compile_policies(
+                load_specs(), now=time.time(), revision=revision, previous=_state.snapshot
+            )
+        )
+    else:
+        _expire_locked()
+
+
+def _expire_locked() -> None:
+    """Recompile from the rows already held when an allowlist entry expired."""
+    snapshot = _state.snapshot
+    if snapshot is None or snapshot.valid_until is None:
+        return
+    now = time.time()
+    if now >= snapshot.valid_until:
+        _install(compile_policies(snapshot.specs, now=now, revision=snapshot.revision))
+
+
+def _install(snapshot: PolicySet) -> None:
+    for error in snapshot.errors:
+        logger.warning("cors_admin: %s", error)
+    _state.rebuilds += 1
+    _state.snapshot = snapshot  # the swap: one reference assignment
+
+
+def _schedule_expiry_check() -> None:
+    """Check no later than the snapshot's earliest expiry, whatever the interval."""
+    snapshot = _state.snapshot
+    if snapshot is None or snapshot.valid_until is None:
+        return
+    due = time.monotonic() + max(snapshot.valid_until - time.time(), 0.0)
+    if due < _state.next_check:
+        _state.next_check = due
 
 
 def _log_failure() -> None:
+    _state.failures += 1
     now = time.monotonic()
     if now - _state.last_error_log >= settings.ERROR_LOG_INTERVAL:
         _state.last_error_log = now
-        state = (
-            "keeping the last good snapshot"
-            if _state.snapshot
-            else "no snapshot yet: no CORS headers"
+        if _state.snapshot is not None:
+            what = "keeping the last good snapshot"
+        else:
+            what = "no snapshot yet: no CORS headers until one loads"
+        logger.exception(
+            "cors_admin: could not refresh CORS policies (%s; %d failed attempt(s) in a row; "
+            "retrying every %ss, logging at most every %ss)",
+            what,
+            _state.failures,
+            settings.REFRESH_INTERVAL,
+            settings.ERROR_LOG_INTERVAL,
         )
-        logger.exception("cors_admin: could not refresh CORS policies (%s)", state)
 
 
 def _discard_broken_connection() -> None:
@@ -180,10 +298,16 @@ def _run_query(alias: str, func: Any) -> Any:
 
 
 def load_specs() -> list[PolicySpec]:
-    """Read every enabled policy and its entries: two queries, whatever the counts."""
+    """Read every enabled policy and its entries: two queries, whatever the counts.
+
+    Both run in one read transaction, so they see the same committed state
+    (PostgreSQL is asked for REPEATABLE READ; SQLite and MySQL/InnoDB give a
+    consistent read within a transaction by default).
+    """
     from .models import CorsOrigin, CorsPolicy
 
     alias = _alias()
+    conn = connections[alias]
 
     def query() -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
         rows = list(CorsPolicy.objects.using(alias).filter(enabled=True).values(*_POLICY_FIELDS))
@@ -195,7 +319,14 @@ def load_specs() -> list[PolicySpec]:
         )
         return rows, entries
 
-    rows, entries = _run_query(alias, query)
+    if conn.in_atomic_block:
+        rows, entries = _run_query(alias, query)  # the caller's transaction: its view
+    else:
+        with transaction.atomic(using=alias):
+            if conn.vendor == "postgresql":
+                with conn.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            rows, entries = query()
     by_policy: dict[int, list[OriginSpec]] = {}
     for policy_id, origin, expires_at in entries:
         by_policy.setdefault(policy_id, []).append(
@@ -232,6 +363,11 @@ def spec_from_row(row: dict[str, Any], origins: Any = ()) -> PolicySpec:
 # -- the revision -------------------------------------------------------------
 
 
+def _fresh_revision() -> int:
+    # A value no process can hold yet (the counter was lost or never created).
+    return time.time_ns() // 1000
+
+
 def read_revision() -> int:
     """The shared revision: one cache ``get`` or one single-row query."""
     alias = settings.REVISION_CACHE
@@ -241,7 +377,7 @@ def read_revision() -> int:
         value = cache.get(key)
         if value is None:
             # Lost (eviction, restart): start from a fresh value every process will see as new.
-            cache.add(key, time.time_ns() // 1000, timeout=None)
+            cache.add(key, _fresh_revision(), timeout=None)
             value = cache.get(key)
         return int(value)
     from .models import CorsRevision
@@ -255,42 +391,68 @@ def read_revision() -> int:
 
 
 def bump(using: str | None = None) -> None:
-    """Move the shared revision forward now (normally called by :func:`schedule_bump`)."""
-    invalidate_local()
+    """Move the shared revision forward now (normally called by :func:`schedule_bump`).
+
+    This process reloads on its next request whether or not the bump succeeds.
+    """
+    try:
+        _bump_shared(using)
+    finally:
+        invalidate_local()
+
+
+def _bump_shared(using: str | None) -> None:
     alias = settings.REVISION_CACHE
     if alias:
         cache = caches[alias]
         key = settings.REVISION_CACHE_KEY
         try:
             cache.incr(key)
-        except ValueError:
-            cache.add(key, time.time_ns() // 1000, timeout=None)
+        except ValueError:  # the key is missing: a fresh value is a change for everyone
+            if not cache.add(key, _fresh_revision(), timeout=None):
+                cache.incr(key)
         return
     from django.db.models import F
+    from django.utils import timezone
 
     from .models import CorsRevision
 
     db = using or DEFAULT_DB_ALIAS
-    if not CorsRevision.objects.using(db).filter(pk=1).update(value=F("value") + 1):
-        CorsRevision.objects.using(db).get_or_create(pk=1, defaults={"value": 2})
+    rows = CorsRevision.objects.using(db).filter(pk=1)
+    if rows.update(value=F("value") + 1, updated_at=timezone.now()):
+        return
+    try:
+        with transaction.atomic(using=db):
+            CorsRevision.objects.using(db).create(pk=1, value=_fresh_revision())
+    except IntegrityError:  # created meanwhile by another process: move it once more
+        rows.update(value=F("value") + 1, updated_at=timezone.now())
 
 
 def _bump_after_commit(using: str) -> None:
     try:
         bump(using)
     except Exception:
-        invalidate_local()
-        logger.exception("cors_admin: could not bump the CORS policy revision")
+        logger.exception(
+            "cors_admin: could not bump the CORS policy revision; this process serves the "
+            "change, other processes only after the next successful change"
+        )
 
 
 def schedule_bump(using: str | None = None) -> None:
-    """Bump the revision once the current transaction on ``using`` commits (now if none)."""
+    """Bump the revision once the current transaction on ``using`` commits (now if none).
+
+    Several changes in one transaction schedule one bump. A rolled-back
+    transaction bumps nothing: Django drops its ``on_commit`` callbacks.
+    """
     using = using or DEFAULT_DB_ALIAS
     conn = transaction.get_connection(using)
     if conn.in_atomic_block:
+        # A pending bump covers this change too: Django drops a callback only when a
+        # savepoint that was open at its registration is rolled back, which can happen
+        # only while that savepoint is still open, and then this change goes with it.
         for entry in conn.run_on_commit:
             if getattr(entry[1], "_cors_admin_bump", False):
-                return  # one bump per transaction is enough
+                return
 
     def callback() -> None:
         _bump_after_commit(using)
@@ -300,6 +462,8 @@ def schedule_bump(using: str | None = None) -> None:
 
 
 def _on_change(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    # Also fires for fixture loads (``raw=True``): loaddata runs in a transaction, so
+    # the bump happens once, after the fixture committed.
     schedule_bump(using)
 
 
