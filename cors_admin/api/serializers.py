@@ -78,6 +78,9 @@ def _entries_of(instance: CorsPolicy) -> list[CorsOrigin]:
     """The stored entries of a policy (prefetched on list views)."""
     if instance.pk is None:
         return []
+    attached = getattr(instance, "_cors_entries", None)  # set by cors_admin.transfer
+    if attached is not None:
+        return list(attached)
     return list(instance.origins.all())
 
 
@@ -350,6 +353,7 @@ class CorsPolicySerializer(serializers.ModelSerializer):
                     instance.save(update_fields=["updated_at"])
         if hasattr(instance, "_prefetched_objects_cache"):
             instance._prefetched_objects_cache.clear()
+        instance.__dict__.pop("_cors_entries", None)
         self.change_message = message
         return instance
 
