@@ -36,9 +36,10 @@ help:
 venv:
 	@scripts/venv.sh $(VENV) $(PYTHON) '$(MAIN_DJANGO)'
 
+# The demo's database without the servers: migrate, demo policies, admin login.
 demo-setup: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
-	$(DEMO_ENV) $(BIN)/python scripts/demo_data.py
+	$(DEMO_ENV) $(BIN)/python manage.py demo_setup
 
 # demo_run migrates, loads the demo policies and admin login (demo_setup), then serves the API on
 # :$(DEMO_PORT) and the front end on :$(DEMO_FRONTEND_PORT) until Ctrl-C (which stops both).
