@@ -1,0 +1,1 @@
+"""Benchmarks of cors_admin (not tests): run ``python benchmarks/run.py``."""
