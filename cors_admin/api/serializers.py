@@ -8,10 +8,11 @@ through :func:`~cors_admin.validation.normalize_origins` /
 
 Error format (DRF's standard 400 body): one list of messages per field;
 ``origins`` errors are keyed by the 0-based index of the offending item, the
-way DRF reports list items (``{"origins": {"1": ["..."]}}``); ``origin_entries``
-errors are a list with one object per entry (``{"origin_entries": [{}, {"origin":
-["..."]}]}``). Cross-field rules about the allowlist as a whole (``null`` with
-credentials) come as a plain list under the field the client sent.
+way DRF reports list items (``{"origins": {"1": ["..."]}}``), and so are
+``origin_entries`` errors, with one object of field errors per entry
+(``{"origin_entries": {"1": {"origin": ["..."]}}}``). Cross-field rules about the
+allowlist as a whole (``null`` with credentials) come as a plain list under the
+field the client sent.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import html
 from rest_framework.validators import UniqueValidator
 
 from ..models import CorsOrigin, CorsPolicy
@@ -126,28 +129,38 @@ class OriginEntrySerializer(serializers.Serializer):
 
 
 class _OriginEntriesField(_OriginEntriesReadMixin, serializers.ListSerializer):
-    """A list of entries; a duplicate origin is reported at the entry that repeats it."""
+    """A list of entries. Errors are keyed by the 0-based position of the entry, like
+    ``origins`` (whatever the project's ``LIST_SERIALIZER_ERRORS_AS_DICT``); an origin
+    listed twice is reported at the entry that repeats it."""
 
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = super().to_internal_value(data)
-        errors: list[dict[str, list[str]]] = []
+        if html.is_html_input(data):
+            data = html.parse_html_list(data, default=[])
+        if not isinstance(data, list):
+            message = self.error_messages["not_a_list"].format(input_type=type(data).__name__)
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="not_a_list"
+            )
+        entries: list[dict[str, Any]] = []
+        errors: dict[int, Any] = {}
         seen: dict[str, int] = {}
-        failed = False
-        for index, entry in enumerate(entries):
+        for index, item in enumerate(data):
+            try:
+                entry = self.run_child_validation(item)
+            except serializers.ValidationError as exc:
+                errors[index] = exc.detail
+                continue
             origin = entry.get("origin")
             if origin is None:  # partial updates skip required fields of nested objects
-                errors.append({"origin": ["This field is required."]})
-                failed = True
-                continue
-            if origin in seen:
-                errors.append(
-                    {"origin": [f"'{origin}' is listed twice (same as entry {seen[origin] + 1})."]}
-                )
-                failed = True
+                errors[index] = {"origin": ["This field is required."]}
+            elif origin in seen:
+                errors[index] = {
+                    "origin": [f"'{origin}' is listed twice (same as entry {seen[origin] + 1})."]
+                }
             else:
                 seen[origin] = index
-                errors.append({})
-        if failed:
+                entries.append(entry)
+        if errors:
             raise serializers.ValidationError(errors)
         return entries
 
