@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/demo/partner/", views.partner, name="demo-partner"),
     path("api/demo/stream/", views.stream, name="demo-stream"),
     path("api/demo/boom/", views.boom, name="demo-boom"),
+    path("api/demo/pid/", views.pid, name="demo-pid"),
 ]

@@ -6,6 +6,8 @@ for ``/api/demo/partner/``.
 """
 
 import json
+import os
+import time
 from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -63,3 +65,17 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
 
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("demo view error")
+
+
+def pid(request: HttpRequest) -> JsonResponse:
+    """Which worker process answered (multi-process tests); touches no database.
+
+    ``?sleep=0.2`` keeps the worker busy that long (at most 1 s), so that
+    concurrent requests spread over the workers of a server.
+    """
+    try:
+        delay = min(max(float(request.GET.get("sleep") or 0), 0.0), 1.0)
+    except ValueError:
+        delay = 0.0
+    time.sleep(delay)
+    return JsonResponse({"pid": os.getpid()})
