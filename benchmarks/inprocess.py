@@ -393,6 +393,39 @@ def revision_check_cost(repeats: int) -> dict[str, float]:
 # -- the database and the rebuild ---------------------------------------------
 
 
+class GCTimer:
+    """Time spent in the cyclic garbage collector while active (via ``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> GCTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+def full_collection_seconds(repeats: int = 3) -> float:
+    """How long one full ``gc.collect()`` takes now (every request may trigger one)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        gc.collect()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def write_specs(specs: list[PolicySpec]) -> dict[str, float]:
     """Replace every policy in the database by ``specs`` (bulk_create), one transaction."""
     from cors_admin.models import CorsOrigin, CorsPolicy
@@ -464,6 +497,8 @@ def measure_rebuild(repeats: int) -> dict[str, Any]:
     compile_: list[float] = []
     cold: list[float] = []
     cold_cpu: list[float] = []
+    cold_gc: list[float] = []
+    cold_gc_collections: list[list[int]] = []
     edit: list[float] = []
     cache.reset()
     cache.current()
@@ -479,11 +514,14 @@ def measure_rebuild(repeats: int) -> dict[str, Any]:
         compile_.append(t2 - t1)
         del specs, snapshot
         cache.reset()
-        c3 = time.process_time()
-        t3 = time.perf_counter()
-        cache.current()
-        cold.append(time.perf_counter() - t3)
-        cold_cpu.append(time.process_time() - c3)
+        with GCTimer() as gc_timer:
+            c3 = time.process_time()
+            t3 = time.perf_counter()
+            cache.current()
+            cold.append(time.perf_counter() - t3)
+            cold_cpu.append(time.process_time() - c3)
+        cold_gc.append(gc_timer.seconds)
+        cold_gc_collections.append(gc_timer.collections)
         before = cache.rebuild_count()
         CorsOrigin.objects.filter(pk=edited.pk).update(origin=f"https://edit{r}.t0.example.com")
         t4 = time.perf_counter()
@@ -499,6 +537,8 @@ def measure_rebuild(repeats: int) -> dict[str, Any]:
         "compile": summarize(compile_),
         "cold": summarize(cold),
         "cold_cpu": summarize(cold_cpu),
+        "cold_gc": summarize(cold_gc),
+        "cold_gc_collections": cold_gc_collections[-1],
         "after_edit": summarize(edit),
         "policies": len(snapshot),
         "origins": sum(len(p.spec.origins) for p in snapshot.policies),

@@ -240,6 +240,7 @@ def in_process(mode: Mode, results: dict[str, Any], log: Any, profile: bool) -> 
 
     # -- policy sets ----------------------------------------------------------
     log(f"cors_admin benchmarks ({mode.name} mode): building policy sets ...")
+    full_gc_before = ip.full_collection_seconds()
     base = compile_policies([workload.base_spec()])
     sets: dict[int, Any] = {}
     for n in mode.scales[:-1]:
@@ -272,6 +273,10 @@ def in_process(mode: Mode, results: dict[str, Any], log: Any, profile: bool) -> 
         problems.append("the snapshot loaded from the DB decides differently from compile_policies")
     del direct, big_specs
     sets[big] = db_snapshot
+    results["full_gc_seconds"] = {
+        "before": full_gc_before,
+        "with_snapshots": ip.full_collection_seconds(),
+    }
 
     # -- variants -------------------------------------------------------------
     variants = [
@@ -555,6 +560,9 @@ def report_in_process(results: dict[str, Any], log: Any) -> None:
     log(f"  compile_policies():                          {rb['compile']['median']:.3f} s")
     log(
         f"  from scratch (reset + current(): revision, load, compile): {rb['cold']['median']:.3f} s"
+        f" (CPU {rb['cold_cpu']['median']:.3f} s), of which in the garbage collector "
+        f"{rb['cold_gc']['median']:.3f} s (gen0/1/2 collections: "
+        f"{'/'.join(str(c) for c in rb['cold_gc_collections'])})"
     )
     log(
         f"  after one edit (update + current(), unchanged policies reused): "
@@ -564,6 +572,11 @@ def report_in_process(results: dict[str, Any], log: Any) -> None:
         f"  memory (tracemalloc): peak {mem['peak_bytes'] / 2**20:.1f} MiB during load + compile; "
         f"retained PolicySet {mem['retained_bytes'] / 2**20:.1f} MiB "
         f"(of which specs {mem['specs_bytes'] / 2**20:.1f} MiB)"
+    )
+    fg = results["full_gc_seconds"]
+    log(
+        f"  one full gc.collect(): {fg['before'] * 1000:.1f} ms before any snapshot was built, "
+        f"{fg['with_snapshots'] * 1000:.1f} ms with the benchmark's snapshots in memory"
     )
     log(
         "  DB-loaded snapshot decides like compile_policies(): "
