@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -22,7 +22,10 @@ class IsStaff(BasePermission):
 
 
 class PolicyModelPermissions(DjangoModelPermissions):
-    """Django model permissions, with the view permission required to read."""
+    """Django model permissions, with the view permission required to read.
+
+    As in the Django admin, the change permission lets a user read too.
+    """
 
     perms_map: dict[str, list[str]] = {
         "GET": ["%(app_label)s.view_%(model_name)s"],
@@ -34,11 +37,22 @@ class PolicyModelPermissions(DjangoModelPermissions):
         "DELETE": ["%(app_label)s.delete_%(model_name)s"],
     }
 
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS and _can_change(request):
+            return True
+        return super().has_permission(request, view)
+
 
 class CanViewPolicies(BasePermission):
-    """The view permission on CorsPolicy, whatever the method (for ``check/``)."""
+    """The view (or change) permission on CorsPolicy, whatever the method (for ``check/``)."""
 
     message = "You need the 'view CORS policy' permission."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.has_perm("cors_admin.view_corspolicy"))
+        user = request.user
+        return bool(user and (user.has_perm("cors_admin.view_corspolicy") or _can_change(request)))
+
+
+def _can_change(request: Request) -> bool:
+    user = request.user
+    return bool(user and user.is_authenticated and user.has_perm("cors_admin.change_corspolicy"))

@@ -142,7 +142,7 @@ class _OriginEntriesField(_OriginEntriesReadMixin, serializers.ListSerializer):
                 {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="not_a_list"
             )
         entries: list[dict[str, Any]] = []
-        errors: dict[int, Any] = {}
+        errors: Any = {}  # {position: detail}
         seen: dict[str, int] = {}
         for index, item in enumerate(data):
             try:
