@@ -277,6 +277,13 @@ async function runCase(c) {
       link.rel = "noopener";
       reason.append(link);
     }
+    const test = new URLSearchParams({ origin: ORIGIN, path: c.path, method: c.explain.method });
+    if (c.explain.headers) test.set("request_headers", c.explain.headers);
+    const testLink = el("a", "try it on the admin's test page");
+    testLink.href = `${API}/admin/cors_admin/corspolicy/test/?${test}`;
+    testLink.target = "_blank";
+    testLink.rel = "noopener";
+    reason.append(" · ", testLink);
     const status = ex.status ? [["(status)", String(ex.status)]] : [];
     fillTable(
       node.querySelector(".sent"),
