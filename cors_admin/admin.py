@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,8 +34,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import capfirst, smart_split, unescape_string_literal
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -294,9 +297,9 @@ class CorsPolicyAdmin(admin.ModelAdmin):
         "path_display",
         "enabled",
         "origins_display",
-        "allow_credentials",
+        "credentials",
         "priority",
-        "updated_at",
+        "last_change",
     )
     list_display_links = ("name",)
     list_filter = (
@@ -386,6 +389,22 @@ class CorsPolicyAdmin(admin.ModelAdmin):
                 '{} <span class="cors-admin-expired">({} {})</span>', text, expired, _("expired")
             )
         return text
+
+    @admin.display(description=_("last change"), ordering="updated_at")
+    def last_change(self, obj: CorsPolicy) -> str:
+        if timezone.now() - obj.updated_at < timedelta(minutes=1):
+            ago = str(_("just now"))
+        else:
+            ago = _("%(time)s ago") % {"time": timesince(obj.updated_at).split(",")[0]}
+        return format_html(
+            '<span title="{}">{}</span>',
+            date_format(timezone.localtime(obj.updated_at), "DATETIME_FORMAT"),
+            ago,
+        )
+
+    @admin.display(description=_("credentials"), boolean=True, ordering="allow_credentials")
+    def credentials(self, obj: CorsPolicy) -> bool:
+        return bool(obj.allow_credentials)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[CorsPolicy], search_term: str

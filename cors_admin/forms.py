@@ -100,6 +100,7 @@ class CorsPolicyForm(forms.ModelForm):
             "max_age",
             "allow_private_network",
         )
+        widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def _update_errors(self, errors: ValidationError) -> None:
         # CorsPolicy.clean() checks the origins stored in the database; the admin checks

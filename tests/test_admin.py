@@ -186,7 +186,7 @@ def test_changelist_shows_columns_and_counts(admin_client: Client) -> None:
 
     assert response.status_code == 200
     html = response.content.decode()
-    for header in ("Name", "Path", "Enabled", "Origins", "Allow credentials", "Priority"):
+    for header in ("Name", "Path", "Enabled", "Origins", "Credentials", "Priority"):
         assert f">{header}<" in html or f">{header}</a>" in html, header
     assert "Last change" in html
     rows = {p.name: p for p in response.context["cl"].result_list}
@@ -266,6 +266,14 @@ def test_filters(
     response = admin_client.get(changelist_url(**params))
     assert response.status_code == 200
     assert result_names(response) == expected
+
+
+def test_filter_counts_render(admin_client: Client, assorted: dict[str, CorsPolicy]) -> None:
+    response = admin_client.get(changelist_url(_facets="True"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Has expired entries (1)" in html
+    assert "Has wildcard entries (2)" in html
 
 
 @pytest.mark.parametrize(
