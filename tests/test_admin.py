@@ -943,3 +943,32 @@ def test_change_permission_covers_the_allowlist(frontend: CorsPolicy) -> None:
     response = client.post(reverse(CHANGE_URL, args=[frontend.pk]), data)
     assert response.status_code == 302, inline_errors(response)
     assert frontend.origins.filter(origin="https://new.example.com").exists()
+
+
+def test_operators_guide_example_matches_the_test_page(admin_client: Client) -> None:
+    """The preflight the guide shows is what the page shows for the policy it describes."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "operators-guide.md").read_text()
+    block = re.search(r"<!-- test-page-example -->\n```text\n(.*?)```", guide, re.S)
+    assert block, "docs/operators-guide.md: the test-page example block is missing"
+    sent, _, answered = block.group(1).strip().partition("\n\n")
+    policy_with_origins(
+        "https://app.example.com", name="orders", path="/api/", allow_credentials=True
+    )
+    response = test_page(
+        admin_client,
+        origin="https://app.example.com",
+        path="/api/orders/",
+        method="PUT",
+        request_headers="content-type, authorization",
+    )
+    preflight = response.context["result"].steps[0]
+    assert preflight.kind == "preflight"
+    request_line, *header_lines = sent.splitlines()
+    assert request_line == f"{preflight.method} /api/orders/"
+    assert header_lines == [f"{k}: {v}" for k, v in preflight.request_headers]
+    status_line, *header_lines = answered.splitlines()
+    assert status_line == f"HTTP {preflight.explanation.status}"
+    assert header_lines == [f"{k}: {v}" for k, v in preflight.response_headers]
