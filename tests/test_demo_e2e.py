@@ -7,6 +7,9 @@ test reads the outcomes from the DOM; then the policies are changed through
 the REST API and a retry must show the browser's new verdicts, with no
 restart. The console messages Chromium prints are checked against the
 wording the troubleshooting guide quotes (``tests/test_docs.py``).
+
+``demo_setup`` itself is tested without a browser too: it must restore the demo
+policies on every run and leave other policies alone.
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cors_admin import cache
+from cors_admin.explain import explain
+from cors_admin.models import CorsPolicy
+from tests.factories import policy_with_origins
 from tests.servers import ROOT, Server, base_env, free_port, manage, run_server, server_database
 from tests.test_docs import CHROMIUM_MESSAGES, CONSOLE_PREFIX
-
-pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -188,6 +194,8 @@ def case_text(page: Any, case: str, selector: str) -> str:
     return page.inner_text(f'.case[data-case="{case}"] {selector}')
 
 
+@pytest.mark.browser
+@pytest.mark.server
 def test_browser_obeys_the_allowlist_and_follows_api_edits(demo: Demo, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
@@ -305,6 +313,8 @@ class MisconfiguredServer(BaseHTTPRequestHandler):
             self._send(404, [])
 
 
+@pytest.mark.browser
+@pytest.mark.server
 def test_console_messages_match_the_troubleshooting_guide(demo: Demo, browser: Any) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), MisconfiguredServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -335,3 +345,40 @@ def test_console_messages_match_the_troubleshooting_guide(demo: Demo, browser: A
         page.close()
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.django_db
+def test_demo_setup_restores_the_demo_policies_and_leaves_others_alone() -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    front = "http://localhost:8001"
+    other = policy_with_origins("https://app.example.com", name="not-a-demo", path="/api/")
+    call_command("demo_setup", frontend_origin=[front], password="first", stdout=StringIO())
+    demo_api = CorsPolicy.objects.get(name="demo-api")
+    demo_api.allow_credentials = False
+    demo_api.save()
+    demo_api.origins.create(origin="https://added.example.com")
+    CorsPolicy.objects.get(name="demo-partner").origins.create(origin=front)
+
+    out = StringIO()
+    call_command("demo_setup", frontend_origin=[front], password="second", stdout=out)
+    assert "'demo-api' restored" in out.getvalue()
+    assert "password 'second'" in out.getvalue()
+    cache.reset()
+    assert CorsPolicy.objects.count() == 3
+    assert list(
+        CorsPolicy.objects.get(name="demo-api").origins.values_list("origin", flat=True)
+    ) == [front]
+    assert explain(front, "/api/demo/hello/").headers == {
+        "Access-Control-Allow-Origin": front,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": "x-request-id",
+        "Vary": "Origin",
+    }
+    refused = explain(front, "/api/demo/partner/")
+    assert (refused.allowed, refused.policy) == (False, "demo-partner")
+    assert not explain(front, "/api/demo/hello/", "GET", "x-demo-token").allowed
+    assert list(other.origins.values_list("origin", flat=True)) == ["https://app.example.com"]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and admin.check_password("second")
