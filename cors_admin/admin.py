@@ -698,7 +698,7 @@ class CorsPolicyAdmin(admin.ModelAdmin):
             result.steps.append(self._step("actual", method, origin_headers, actual))
 
         if origin is not None and result.final.reason and not result.allowed:
-            hint = _normalized_search_origin(origin) if origin != NULL else None
+            hint = _normalized_search_origin(origin.strip()) if origin != NULL else None
             if hint and hint != origin and "*" not in hint:
                 result.origin_hint = hint
                 query = {k: v for k, v in form.data.items() if k in form.fields}

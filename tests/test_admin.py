@@ -759,6 +759,9 @@ def test_test_page_suggests_the_canonical_origin(
     assert result.origin_hint == "https://app.example.com"
     follow = admin_client.get(result.origin_hint_url)
     assert follow.context["result"].allowed
+    spaced = test_page(admin_client, origin=" https://app.example.com ", path="/api/")
+    assert not spaced.context["result"].allowed  # browsers never send spaces
+    assert spaced.context["result"].origin_hint == "https://app.example.com"
 
 
 def test_test_page_preflight_with_headers(admin_client: Client, frontend: CorsPolicy) -> None:
