@@ -485,3 +485,46 @@ def test_each_handler_uses_its_own_middleware_path(
     response = http.request("GET", "/api/plain/", APP)
     assert cors_headers(response) == {ACAO: APP}
     assert calls == (["/api/plain/"] if http.kind == "async" else [])
+
+
+def test_malformed_stored_data_never_grants_nor_errors(http: Http) -> None:
+    """Rows written around validation (raw SQL, bulk update) are skipped, never granted."""
+    from cors_admin.models import CorsOrigin, CorsPolicy
+
+    api = CorsPolicy.objects.get(name="api")
+    CorsOrigin.objects.create(policy=api, origin="placeholder")
+    CorsOrigin.objects.filter(origin="placeholder").update(origin="https://evil.example.com/")
+    policy_with_origins(
+        name="broken-regex", path="/api/(", path_type="regex", priority=0, allow_all_origins=True
+    )
+    cache.reset()
+    for origin in (EVIL, "https://evil.example.com/"):
+        response = http.request("GET", "/api/plain/", origin)
+        assert response.status_code == 200
+        assert cors_headers(response) == {}
+        pre = http.request("OPTIONS", "/api/counted/", origin, Access_Control_Request_Method="GET")
+        assert pre.status_code == 403
+        assert cors_headers(pre) == {}
+    assert cors_headers(http.request("GET", "/api/plain/", APP)) == {ACAO: APP}
+    snapshot = cache.peek()
+    assert snapshot is not None
+    assert any("broken-regex" in e for e in snapshot.errors)
+    assert any("https://evil.example.com/" in e for e in snapshot.errors)
+
+
+def test_no_snapshot_fails_closed_without_errors(
+    http: Http, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(cache, "current", broken)
+    monkeypatch.setattr(cache, "refresh", broken)
+    monkeypatch.setattr(cache, "needs_refresh", lambda: True)
+    monkeypatch.setattr(cache, "peek", lambda: None)
+    response = http.request("GET", "/api/plain/", APP)
+    assert response.status_code == 200
+    assert cors_headers(response) == {}
+    pre = http.request("OPTIONS", "/api/counted/", APP, Access_Control_Request_Method="GET")
+    assert pre.status_code == 418  # nothing to answer with: the view runs, no CORS headers
+    assert cors_headers(pre) == {}
