@@ -90,6 +90,7 @@ class _State:
         self.claimed_until = 0.0  # async callers: one of them owns the due refresh
         self.local_writes = 0  # changes this process committed (see invalidate_local)
         self.local_writes_seen = 0  # ... of which the snapshot is known to include
+        self.pending_bump: str | None = None  # a bump that failed after its commit: retried
         self.last_error_log = float("-inf")
         self.failures = 0  # refreshes failed in a row
         self.rebuilds = 0  # how many snapshots this process compiled (for tests and ops)
@@ -201,14 +202,16 @@ def refresh(force: bool = False) -> PolicySet | None:
         force = force or writes != state.local_writes_seen
         state.next_check = started + max(settings.REFRESH_INTERVAL, 0.0)
         try:
-            _refresh_locked(force)
-        except Exception:
+            problem = _refresh_locked(force)
+        except Exception as exc:
             _expire_locked()  # expiry needs no database
-            _log_failure()
+            _log_failure(exc)
             _discard_broken_connection()
         else:
             state.local_writes_seen = writes  # on failure: reload again next time
-            if state.failures:
+            if problem is not None:
+                _log_failure(problem, partial=True)
+            elif state.failures:
                 logger.warning(
                     "cors_admin: CORS policies refreshed again after %d failed attempt(s)",
                     state.failures,
@@ -221,8 +224,25 @@ def refresh(force: bool = False) -> PolicySet | None:
         state.lock.release()
 
 
-def _refresh_locked(force: bool) -> None:
-    revision = read_revision()
+def _refresh_locked(force: bool) -> Exception | None:
+    """Refresh; raise if nothing could be done, return the error of a step that failed
+    without stopping the rest (a retried bump, or the revision when ``force``)."""
+    problem: Exception | None = None
+    if _state.pending_bump is not None:
+        try:  # other processes learn of a change of ours late, but not never
+            _bump_shared(_state.pending_bump)
+            _state.pending_bump = None
+        except Exception as exc:
+            problem = exc
+    revision: object
+    try:
+        revision = read_revision()
+    except Exception as exc:
+        if not force:
+            raise
+        # This process changed the policies: serve the change from the database even
+        # though the revision is unknown (a fresh object differs from any later read).
+        revision, problem = object(), exc
     snapshot = _state.snapshot
     if force or snapshot is None or snapshot.revision != revision:
         _install(
@@ -232,6 +252,7 @@ def _refresh_locked(force: bool) -> None:
         )
     else:
         _expire_locked()
+    return problem
 
 
 def _expire_locked() -> None:
@@ -261,22 +282,28 @@ def _schedule_expiry_check() -> None:
         _state.next_check = due
 
 
-def _log_failure() -> None:
+def _log_failure(error: Exception, partial: bool = False) -> None:
     _state.failures += 1
     now = time.monotonic()
     if now - _state.last_error_log >= settings.ERROR_LOG_INTERVAL:
         _state.last_error_log = now
-        if _state.snapshot is not None:
+        if partial:
+            what = (
+                "this process reloaded its own change, but the shared revision could not be "
+                "read or bumped: other processes may not see the change yet"
+            )
+        elif _state.snapshot is not None:
             what = "keeping the last good snapshot"
         else:
             what = "no snapshot yet: no CORS headers until one loads"
-        logger.exception(
+        logger.error(
             "cors_admin: could not refresh CORS policies (%s; %d failed attempt(s) in a row; "
             "retrying every %ss, logging at most every %ss)",
             what,
             _state.failures,
             settings.REFRESH_INTERVAL,
             settings.ERROR_LOG_INTERVAL,
+            exc_info=error,
         )
 
 
@@ -432,9 +459,10 @@ def _bump_after_commit(using: str) -> None:
     try:
         bump(using)
     except Exception:
+        _state.pending_bump = using
         logger.exception(
-            "cors_admin: could not bump the CORS policy revision; this process serves the "
-            "change, other processes only after the next successful change"
+            "cors_admin: could not bump the CORS policy revision after a change; this process "
+            "serves the change and retries the bump every refresh interval"
         )
 
 

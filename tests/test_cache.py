@@ -762,6 +762,68 @@ def test_postgresql_outage_after_warm_up(
     assert len(recoveries(caplog)) == 1
 
 
+def bump_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "cors_admin" and "could not bump" in r.msg]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_while_the_revision_row_is_unreachable(
+    client: Client,
+    interval: float,
+    clock: FakeClock,
+    broken_revision_table: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = policy_with_origins(A)
+    cache.reset()
+    assert acao(get(client, B)) is None
+    before = revision_row()
+    caplog.set_level(logging.INFO, logger="cors_admin")
+
+    broken_revision_table()
+    CorsOriginFactory(policy=policy, origin=B)  # committed; the bump after it fails
+    assert len(bump_errors(caplog)) == 1
+    assert acao(get(client, B)) == B  # the writing process serves it all the same
+
+    broken_revision_table.repair()
+    assert revision_row() == before  # nobody else knows yet ...
+    clock.advance(interval)
+    assert acao(get(client, B)) == B
+    assert revision_row() == before + 1  # ... until the retried bump at the next check
+    assert len(recoveries(caplog)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_while_redis_is_unreachable(
+    client: Client,
+    interval: float,
+    clock: FakeClock,
+    redis_revision: str,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = policy_with_origins(A)
+    cache.reset()
+    assert acao(get(client, B)) is None
+    first = caches["cors_revision"].get(redis_revision)
+    live = settings.CACHES["cors_revision"]
+    caplog.set_level(logging.INFO, logger="cors_admin")
+
+    settings.CACHES = {**settings.CACHES, "cors_revision": {**live, "LOCATION": DEAD_REDIS_URL}}
+    CorsOriginFactory(policy=policy, origin=B)
+    assert len(bump_errors(caplog)) == 1
+    assert acao(get(client, B)) == B  # reloaded from the database without the revision
+    clock.advance(interval)
+    assert acao(get(client, B)) == B  # Redis still down: fail-static, the change kept
+
+    settings.CACHES = {**settings.CACHES, "cors_revision": live}
+    assert caches["cors_revision"].get(redis_revision) == first
+    clock.advance(interval)
+    assert acao(get(client, B)) == B
+    assert caches["cors_revision"].get(redis_revision) == first + 1  # the bump, retried
+    assert len(recoveries(caplog)) == 1
+
+
 # -- expiry -------------------------------------------------------------------------
 
 
