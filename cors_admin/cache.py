@@ -15,7 +15,8 @@
 * Every change schedules :func:`schedule_bump` with ``transaction.on_commit``:
   after the commit the shared revision is bumped (other processes and servers
   follow within the interval) and the local snapshot is marked stale. A
-  rolled-back change never bumps.
+  rolled-back change never bumps. A bump that fails (database or cache down
+  right after the commit) is retried at each refresh of this process.
 * Entries with an expiry stop matching at that time without any write: the
   snapshot knows its earliest expiry (``valid_until``) and the next check is
   scheduled no later than that; the snapshot is then recompiled from the rows
@@ -166,6 +167,7 @@ def reset() -> None:
         _state.local_writes_seen = _state.local_writes
         _state.last_error_log = float("-inf")
         _state.failures = 0
+        _state.pending_bump = None
 
 
 def rebuild_count() -> int:
