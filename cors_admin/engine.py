@@ -387,7 +387,7 @@ class PolicySet:
         # Memo of match() results: a pure function of the path over immutable data.
         self._memo: dict[str, CompiledPolicy | None] = {}
         # Compiled policies a later compile_policies(previous=self) may reuse.
-        self._reusable: dict[PolicySpec, CompiledPolicy] = {}
+        self._reusable: dict[PolicySpec, tuple[CompiledPolicy, tuple[str, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self.policies)
@@ -573,7 +573,7 @@ def compile_policies(
     """
     spec_list = tuple(specs)
     reusable = previous._reusable if previous is not None else {}
-    keep: dict[PolicySpec, CompiledPolicy] = {}
+    keep: dict[PolicySpec, tuple[CompiledPolicy, tuple[str, ...]]] = {}
     compiled: list[CompiledPolicy] = []
     errors: list[str] = []
     valid_until: float | None = None
@@ -590,9 +590,12 @@ def compile_policies(
                 errors.append(f"policy {spec.name!r}: path regex does not compile: {exc}")
                 continue
         if spec in reusable:
-            policy = keep[spec] = reusable[spec]
+            keep[spec] = reusable[spec]
+            policy, spec_errors = reusable[spec]
             compiled.append(policy)
+            errors.extend(spec_errors)
             continue
+        first_error = len(errors)
         entries: list[OriginEntry] = []
         exact: list[str] = []
         expiring = False
@@ -614,7 +617,7 @@ def compile_policies(
                 errors.append(f"policy {spec.name!r}: origin {value!r} skipped: {exc}")
         policy = CompiledPolicy(spec, entries, exact)
         if not expiring:
-            keep[spec] = policy
+            keep[spec] = (policy, tuple(errors[first_error:]))
         compiled.append(policy)
     result = PolicySet(
         compiled,

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import CorsOrigin, CorsPolicy
 from .origins import NULL
-from .validation import validate_policy
+from .validation import NULL_WITH_CREDENTIALS, validate_policy
 
 __all__ = [
     "CommaSeparatedListField",
@@ -106,8 +106,11 @@ class CorsPolicyForm(forms.ModelForm):
         # CorsPolicy.clean() checks the origins stored in the database; the admin checks
         # the origins of this very submission instead (CorsOriginFormSet.clean), so that
         # rows deleted or added in the same save count, and the message lands on the row.
-        if hasattr(errors, "error_dict") and "origins" in errors.error_dict:
-            rest = {k: v for k, v in errors.error_dict.items() if k != "origins"}
+        if hasattr(errors, "error_dict") and "allow_credentials" in errors.error_dict:
+            rest = dict(errors.error_dict)
+            kept = [e for e in rest.pop("allow_credentials") if e.code != NULL_WITH_CREDENTIALS]
+            if kept:
+                rest["allow_credentials"] = kept
             if not rest:
                 return
             errors = ValidationError(rest)

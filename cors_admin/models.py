@@ -152,8 +152,20 @@ class CorsPolicy(models.Model):
             raise ValidationError(errors)
 
     def clean(self) -> None:
+        """Cross-field rules, against the allowlist as saved.
+
+        Forms that edit the allowlist in the same submission (the admin inline, the
+        API's ``origins``) check the submitted list themselves; a stored ``null``
+        entry is reported on ``allow_credentials``, a field every form has.
+        """
         origins = list(self.origins.values_list("origin", flat=True)) if self.pk else None
-        validate_policy(self.field_data(), origins)
+        try:
+            validate_policy(self.field_data(), origins)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            if "origins" in errors:
+                errors.setdefault("allow_credentials", []).extend(errors.pop("origins"))
+            raise ValidationError(errors) from None
 
     def field_data(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -95,6 +96,13 @@ def _check_characters(value: str) -> None:
         raise OriginError("Enter one origin per entry; add each origin separately.")
     if value != value.strip():
         raise OriginError("Remove the spaces before or after the origin.")
+    if not value.isascii():
+        for ch in value:
+            if unicodedata.category(ch) == "Cf":
+                raise OriginError(
+                    f"The origin contains an invisible character (U+{ord(ch):04X}); "
+                    "retype it without copying from formatted text."
+                )
     bad = _BAD_CHAR_RE.search(value)
     if bad is not None:
         if bad.group().isspace():

@@ -31,6 +31,8 @@ __all__ = [
     "validate_policy",
 ]
 
+#: Error code of "the allowlist holds 'null' and credentials are on".
+NULL_WITH_CREDENTIALS = "null_with_credentials"
 CHROMIUM_MAX_AGE_CAP = 7200
 FIREFOX_MAX_AGE_CAP = 86400
 MAX_PATH_LENGTH = 500
@@ -161,7 +163,7 @@ def validate_policy(data: Mapping[str, Any], origins: Sequence[str] | None = Non
 
     Raises ``ValidationError({field: [messages]})``.
     """
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Any]] = {}
     credentials = bool(data.get("allow_credentials"))
     if credentials and data.get("allow_all_origins"):
         errors.setdefault("allow_credentials", []).append(
@@ -170,8 +172,11 @@ def validate_policy(data: Mapping[str, Any], origins: Sequence[str] | None = Non
         )
     if credentials and origins and NULL in origins:
         errors.setdefault("origins", []).append(
-            "The 'null' origin cannot be combined with credentials: sandboxed iframes and "
-            "local files all send 'null', so any of them could act as the user."
+            ValidationError(
+                "The 'null' origin cannot be combined with credentials: sandboxed iframes and "
+                "local files all send 'null', so any of them could act as the user.",
+                code=NULL_WITH_CREDENTIALS,
+            )
         )
     if credentials and "*" in (data.get("expose_headers") or []):
         errors.setdefault("expose_headers", []).append(

@@ -784,3 +784,17 @@ def test_defaults_match_django_cors_headers() -> None:
         "x-csrftoken",
         "x-requested-with",
     )
+
+
+def test_reused_policies_keep_reporting_their_skipped_entries() -> None:
+    bad = PolicySpec(name="bad", path="/bad/", origins=(OriginSpec("https://*.com"),))
+    good = PolicySpec(name="good", path="/good/", origins=(OriginSpec("https://a.example.com"),))
+    first = compile_policies([bad, good])
+    assert len(first.errors) == 1 and "https://*.com" in first.errors[0]
+    changed = PolicySpec(name="good", path="/good/", origins=(OriginSpec("https://b.example.com"),))
+    second = compile_policies([bad, changed], previous=first)
+    assert second.get("bad") is first.get("bad")  # reused, not recompiled
+    assert second.get("good") is not first.get("good")
+    assert second.errors == first.errors
+    assert second.evaluate("/good/x", "https://b.example.com", "GET").allowed
+    assert not second.evaluate("/good/x", "https://a.example.com", "GET").allowed

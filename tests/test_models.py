@@ -144,7 +144,7 @@ def test_credentials_with_a_stored_null_origin_are_refused() -> None:
     policy = policy_with_origins("null", "https://app.example.com", name="nul")
     policy.allow_credentials = True
     errors = errors_of(policy)
-    assert "The 'null' origin cannot be combined with credentials" in errors["origins"][0]
+    assert "The 'null' origin cannot be combined with credentials" in errors["allow_credentials"][0]
 
 
 # -- CorsOrigin -----------------------------------------------------------------------------------

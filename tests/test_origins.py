@@ -160,6 +160,8 @@ REFUSED = [
     ("https://" + "a" * 64 + ".example.com", "invalid host label"),
     ("https://" + ("a" * 60 + ".") * 5 + "com", "longer than 253"),
     ("https://" + "a" * MAX_ORIGIN_LENGTH, f"at most {MAX_ORIGIN_LENGTH} characters"),
+    ("https://app\u200b.example.com", "invisible character (U+200B)"),  # zero-width space
+    ("https://app\u00ad.example.com", "invisible character (U+00AD)"),  # soft hyphen
 ]
 
 
