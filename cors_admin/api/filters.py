@@ -98,7 +98,7 @@ class PolicyFilter(BaseFilterBackend):
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
         params = request.query_params
         enabled = params.get("enabled")
-        if enabled is not None and enabled != "":
+        if enabled is not None:
             queryset = queryset.filter(enabled=_parse_bool(enabled))
         origin = params.get("origin")
         if origin is not None and origin != "":

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -66,6 +66,48 @@ _NORMALIZED_FIELDS = ("allow_methods", "allow_headers", "expose_headers", "path"
 _ITEM_RE = re.compile(r"Item (\d+): (.*)\Z", re.DOTALL)
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: JSON numbers are refused, as the schema says."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer, and only an integer: strings and booleans are refused."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, not "yes" or 1."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+def _strings(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=StrictCharField(trim_whitespace=False, allow_blank=True), **kwargs
+    )
+
+
 def _messages(exc: DjangoValidationError) -> dict[str, list[str]] | list[str]:
     if hasattr(exc, "error_dict"):
         return {field: list(msgs) for field, msgs in exc.message_dict.items()}
@@ -100,14 +142,14 @@ class _OriginEntriesReadMixin:
 class OriginEntrySerializer(serializers.Serializer):
     """One allowlist entry with its note and optional expiry."""
 
-    origin = serializers.CharField(
+    origin = StrictCharField(
         max_length=1024,
         trim_whitespace=False,
         allow_blank=True,
         help_text="https://app.example.com, https://*.example.com (any subdomain), "
         "http://localhost:* (any port) or null. Normalized when saved.",
     )
-    note = serializers.CharField(
+    note = StrictCharField(
         max_length=255,
         allow_blank=True,
         required=False,
@@ -175,7 +217,7 @@ class CorsPolicySerializer(serializers.ModelSerializer):
     """
 
     origins = _OriginsField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        child=StrictCharField(trim_whitespace=False, allow_blank=True),
         required=False,
         help_text="The allowlist as origin strings, sorted; read and written whole. "
         "Written values are normalized (HTTPS://App.Example.COM:443 → https://app.example.com).",
@@ -185,26 +227,46 @@ class CorsPolicySerializer(serializers.ModelSerializer):
         required=False,
         help_text="The same allowlist with each entry's note and expiry; read and written whole.",
     )
-    allow_methods = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+    allow_methods = _strings(
         required=False,
         help_text="Methods allowed in preflights (case-sensitive). "
         "Default: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.",
     )
-    allow_headers = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+    allow_headers = _strings(
         required=False,
         help_text='Request header names allowed in preflights (lowercased), or ["*"] for any. '
         "Default: django-cors-headers' list.",
     )
-    expose_headers = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+    expose_headers = _strings(
         required=False,
         help_text="Response header names the browser may read.",
+    )
+    priority = StrictIntegerField(
+        required=False,
+        min_value=-(2**31),
+        max_value=2**31 - 1,
+        help_text="Lower wins (default 100). Among equal priorities: exact, then the longest "
+        "prefix, then regex in name order.",
+    )
+    max_age = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Seconds browsers may cache a preflight (null: no Access-Control-Max-Age). "
+        "Chromium caps at 7200, Firefox at 86400.",
     )
     warnings = serializers.SerializerMethodField(
         help_text="Risky but legal choices of this policy, for the operator (read-only)."
     )
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.BooleanField: StrictBooleanField,
+    }
+    serializer_choice_field = StrictChoiceField
 
     class Meta:
         model = CorsPolicy
@@ -491,7 +553,7 @@ class _HeaderNamesField(serializers.Field):
 class CheckRequestSerializer(serializers.Serializer):
     """A request to explain, as a browser would send it."""
 
-    origin = serializers.CharField(
+    origin = StrictCharField(
         allow_null=True,
         allow_blank=True,
         required=False,
@@ -500,26 +562,27 @@ class CheckRequestSerializer(serializers.Serializer):
         max_length=8192,
         help_text="The Origin header value, exactly as sent (null/omitted: no Origin header).",
     )
-    path = serializers.CharField(
+    path = StrictCharField(
         trim_whitespace=False,
         max_length=8192,
         help_text="The request path (path_info, decoded), for example /api/items/.",
     )
-    method = serializers.CharField(
+    method = StrictCharField(
         default="GET",
         max_length=64,
-        help_text="The request method. OPTIONS with request_method explains a preflight; another "
-        "method with request_headers explains the preflight a browser sends for it.",
+        help_text="The method the page uses. When a browser would preflight the request (a "
+        "method other than GET/HEAD/POST, or request_headers named) the preflight is explained; "
+        "OPTIONS describes a preflight directly (with request_method).",
     )
     request_headers = _HeaderNamesField(required=False, default=None)
-    request_method = serializers.CharField(
+    request_method = StrictCharField(
         required=False,
         allow_null=True,
         default=None,
         max_length=64,
         help_text="Access-Control-Request-Method, for an explicit OPTIONS preflight.",
     )
-    private_network = serializers.BooleanField(
+    private_network = StrictBooleanField(
         default=False, help_text="Send Access-Control-Request-Private-Network: true."
     )
 

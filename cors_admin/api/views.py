@@ -6,14 +6,18 @@ from typing import Any
 
 from django.apps import apps
 from django.db import router, transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,49 +50,73 @@ def log_change(user: Any, obj: CorsPolicy, action_flag: int, message: Any = "") 
 
 
 _BAD_REQUEST = OpenApiResponse(
-    description="Validation errors: one list of messages per field (DRF's standard body)."
+    response=OpenApiTypes.OBJECT,
+    description="Validation errors, DRF's standard body: a list of messages per field; "
+    "origins and origin_entries errors keyed by the 0-based position of the item.",
+    examples=[
+        OpenApiExample(
+            "Invalid fields",
+            value={
+                "path": ["A prefix path starts with '/', for example /api/."],
+                "origins": {
+                    "1": [
+                        "Remove the trailing slash: an origin has no path, so write "
+                        "'https://app.example.com'."
+                    ]
+                },
+            },
+        )
+    ],
 )
-_DENIED = OpenApiResponse(description="Not authenticated (401/403) or not allowed (403).")
+_DETAIL = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
+_UNAUTHENTICATED = OpenApiResponse(
+    response=_DETAIL,
+    description="Not authenticated, when the project's first authentication class sends a "
+    "challenge (TokenAuthentication); otherwise DRF answers 403.",
+)
+_DENIED = OpenApiResponse(
+    response=_DETAIL,
+    description="Not authenticated (with session authentication first), not staff, or missing "
+    "the model permission.",
+)
+_NOT_FOUND = OpenApiResponse(response=_DETAIL, description="No such policy.")
+_READ = {401: _UNAUTHENTICATED, 403: _DENIED}
+_ID = [OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Policy id.")]
+_WRITE = {400: _BAD_REQUEST, 401: _UNAUTHENTICATED, 403: _DENIED}
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List CORS policies",
-        responses={200: CorsPolicySerializer(many=True), 400: _BAD_REQUEST, 403: _DENIED},
+        responses={
+            200: CorsPolicySerializer(many=True),
+            400: _BAD_REQUEST,
+            **_READ,
+            404: OpenApiResponse(response=_DETAIL, description="No such page."),
+        },
     ),
     retrieve=extend_schema(
+        parameters=_ID,
         summary="Retrieve a CORS policy",
-        responses={
-            200: CorsPolicySerializer,
-            403: _DENIED,
-            404: OpenApiResponse(description="No such policy."),
-        },
+        responses={200: CorsPolicySerializer, **_READ, 404: _NOT_FOUND},
     ),
     create=extend_schema(
-        summary="Create a CORS policy",
-        responses={201: CorsPolicySerializer, 400: _BAD_REQUEST, 403: _DENIED},
+        summary="Create a CORS policy", responses={201: CorsPolicySerializer, **_WRITE}
     ),
     update=extend_schema(
+        parameters=_ID,
         summary="Replace a CORS policy",
-        responses={
-            200: CorsPolicySerializer,
-            400: _BAD_REQUEST,
-            403: _DENIED,
-            404: OpenApiResponse(description="No such policy."),
-        },
+        responses={200: CorsPolicySerializer, **_WRITE, 404: _NOT_FOUND},
     ),
     partial_update=extend_schema(
+        parameters=_ID,
         summary="Change some fields of a CORS policy",
-        responses={
-            200: CorsPolicySerializer,
-            400: _BAD_REQUEST,
-            403: _DENIED,
-            404: OpenApiResponse(description="No such policy."),
-        },
+        responses={200: CorsPolicySerializer, **_WRITE, 404: _NOT_FOUND},
     ),
     destroy=extend_schema(
+        parameters=_ID,
         summary="Delete a CORS policy",
-        responses={204: None, 403: _DENIED, 404: OpenApiResponse(description="No such policy.")},
+        responses={204: None, **_READ, 404: _NOT_FOUND},
     ),
 )
 class PolicyViewSet(viewsets.ModelViewSet):
@@ -105,7 +133,9 @@ class PolicyViewSet(viewsets.ModelViewSet):
     search_fields = ["name", "path"]
     ordering_fields = ["priority", "name", "path", "created_at", "updated_at", "id"]
     ordering = ["priority", "name"]
-    lookup_value_regex = r"[0-9]+"
+    parser_classes = [JSONParser]
+    # Any segment reaches the view, so a malformed id gets DRF's JSON 404, not an HTML page.
+    lookup_value_regex = "[^/]+"
     queryset = CorsPolicy.objects.all()
 
     def get_queryset(self) -> Any:
@@ -131,11 +161,12 @@ class CheckView(APIView):
     """Explain what the middleware does with a request: the same engine, the same snapshot."""
 
     permission_classes = [IsStaff, CanViewPolicies]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         summary="Explain a CORS decision",
         request=CheckRequestSerializer,
-        responses={200: CheckResponseSerializer, 400: _BAD_REQUEST, 403: _DENIED},
+        responses={200: CheckResponseSerializer, **_WRITE},
         examples=[
             OpenApiExample(
                 "Preflight of a PATCH with a JSON body",
