@@ -88,7 +88,8 @@ def _get(port: int) -> tuple[int, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, mode: str, workers: int) -> Iterator[int]:
+def gunicorn(database_url: str, mode: str, workers: int) -> Iterator[tuple[int, int]]:
+    """Start gunicorn; yields (port, master pid)."""
     port = _free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
@@ -126,7 +127,7 @@ def gunicorn(database_url: str, mode: str, workers: int) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not answer within 60 s")
             time.sleep(0.1)
-        yield port
+        yield port, process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -137,6 +138,33 @@ def gunicorn(database_url: str, mode: str, workers: int) -> Iterator[int]:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
         log.close()
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # field 4 of /proc/<pid>/stat: the parent
+                kids.append(int(entry))
+    return kids
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of gunicorn's workers (the master only supervises)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _children(master):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
 
 
 # -- load generators ----------------------------------------------------------
@@ -237,7 +265,7 @@ def run(
     loadgen: str = "auto",
     log: Any = print,
 ) -> dict[str, Any]:
-    """Every mode ``passes`` times (order reversed on odd passes), ``seconds`` of load each."""
+    """Every mode ``passes`` times (order rotated per pass), ``seconds`` of load each."""
     use_wrk = loadgen == "wrk" or (loadgen == "auto" and shutil.which("wrk") is not None)
     seconds_wrk = max(1, round(seconds))
     directory = tempfile.mkdtemp(prefix="cors_admin_bench_")
@@ -248,8 +276,9 @@ def run(
         _manage(url, "migrate", "--noinput", "-v", "0")
         _manage(url, "shell", "-c", SETUP_CODE)
         for p in range(passes):
-            for mode in modes if p % 2 == 0 else tuple(reversed(modes)):
-                with gunicorn(url, mode, workers) as port:
+            k = p % len(modes)  # rotate the order: every mode runs first, second, ...
+            for mode in modes[k:] + modes[:k]:
+                with gunicorn(url, mode, workers) as (port, master):
                     status, headers = _get(port)
                     checks[mode] = {
                         "status": str(status),
@@ -258,13 +287,19 @@ def run(
                     }
                     # warm every worker before timing
                     python_load(port, 0.5, connections)
+                    cpu_before = server_cpu_seconds(master)
                     if use_wrk:
                         result = wrk_load(port, seconds_wrk, connections)
                     else:
                         result = python_load(port, seconds, connections)
+                    cpu = server_cpu_seconds(master) - cpu_before
+                    result["server_cpu_us_per_request"] = (
+                        cpu / result["requests"] * 1e6 if result["requests"] else None
+                    )
                     log(
                         f"  full stack {mode:12} pass {p + 1}: {result['req_per_s']:8.0f} req/s, "
-                        f"p50 {result['latency_ms'].get('p50', float('nan')):.2f} ms"
+                        f"p50 {result['latency_ms'].get('p50', float('nan')):.2f} ms, "
+                        f"server CPU {result['server_cpu_us_per_request'] or 0:.0f} µs/request"
                     )
                     results[mode].append(result)
     finally:
@@ -272,10 +307,13 @@ def run(
     summary: dict[str, Any] = {}
     for mode, runs in results.items():
         rps = [r["req_per_s"] for r in runs]
+        cpu_runs = [r["server_cpu_us_per_request"] for r in runs if r["server_cpu_us_per_request"]]
         summary[mode] = {
             "label": MODE_LABELS[mode],
             "req_per_s": statistics.median(rps),
             "req_per_s_runs": rps,
+            "server_cpu_us_per_request": statistics.median(cpu_runs) if cpu_runs else None,
+            "server_cpu_us_runs": cpu_runs,
             "latency_ms": {
                 k: statistics.median(r["latency_ms"][k] for r in runs)
                 for k in ("p50", "p75", "p90", "p99")
