@@ -304,6 +304,22 @@ def test_field_errors(api: APIClient, data: dict[str, Any], field: str, fragment
     assert not CorsPolicy.objects.exists()
 
 
+def test_every_field_error_is_reported_at_once(api: APIClient) -> None:
+    response = api.post(
+        LIST,
+        {
+            "name": "p",
+            "path": "api",
+            "origins": ["https://a.example.com/"],
+            "allow_headers": ["a b"],
+            "allow_methods": ["*"],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"path", "origins", "allow_headers", "allow_methods"}
+
+
 def test_null_origin_with_credentials_is_refused(api: APIClient) -> None:
     response = api.post(
         LIST,

@@ -30,8 +30,16 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import html
 from rest_framework.validators import UniqueValidator
 
-from ..models import CorsOrigin, CorsPolicy
-from ..validation import normalize_origin, normalize_origins, policy_warnings, validate_policy
+from ..models import CorsOrigin, CorsPolicy, PathType
+from ..validation import (
+    normalize_header_names,
+    normalize_methods,
+    normalize_origin,
+    normalize_origins,
+    policy_warnings,
+    validate_policy,
+)
+from ..validation import validate_path as check_path
 
 __all__ = [
     "POLICY_FIELDS",
@@ -316,6 +324,27 @@ class CorsPolicySerializer(serializers.ModelSerializer):
 
     # -- validation ------------------------------------------------------------
 
+    # Field by field first, so one response reports every field's problems; validate()
+    # then runs the model's own clean_fields and the cross-field rules.
+
+    def validate_allow_methods(self, value: list[str]) -> list[str]:
+        return _django_to_drf(normalize_methods, value)
+
+    def validate_allow_headers(self, value: list[str]) -> list[str]:
+        return _django_to_drf(normalize_header_names, value)
+
+    def validate_expose_headers(self, value: list[str]) -> list[str]:
+        return _django_to_drf(normalize_header_names, value)
+
+    def validate_path(self, value: str) -> str:
+        path_type = getattr(self.instance, "path_type", PathType.PREFIX)
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, Mapping) and "path_type" in initial:
+            path_type = initial["path_type"]
+        if path_type in PathType.values:  # an unknown type is path_type's own error
+            _django_to_drf(check_path, value, path_type)
+        return value
+
     def validate_origins(self, value: list[str]) -> list[str]:
         try:
             return normalize_origins(value)
@@ -437,6 +466,14 @@ def _label(model: Any, field: str) -> str:
     """A field's label as the admin shows it in the history ("Allowed methods")."""
     label = str(model._meta.get_field(field).verbose_name)
     return label[:1].upper() + label[1:]
+
+
+def _django_to_drf(func: Any, *args: Any) -> Any:
+    """Call a validator of :mod:`cors_admin.validation`, reporting its errors DRF's way."""
+    try:
+        return func(*args)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
 
 
 def _db() -> str:
