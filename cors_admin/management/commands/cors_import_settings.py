@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...engine import DEFAULT_HEADERS
 from ...transfer import ImportFailed, import_policies
-from ...validation import normalize_origin
+from ...validation import normalize_origin, policy_warnings
 
 __all__ = [
     "Translation",
@@ -365,19 +365,19 @@ def translate_settings(source: Any = None, *, name: str = "imported-from-setting
         try:
             entries, diffs = translate_origin_regex(pattern)
         except Untranslatable as exc:
-            lost.append(f"{regexes_name} {shown!r}: not imported, {exc}.")
+            lost.append(f"{regexes_name} '{shown}': not imported, {exc}.")
             continue
         accepted: list[str] = []
         for candidate in entries:
             try:
                 accepted.append(normalize_origin(candidate))
             except DjangoValidationError as exc:
-                lost.append(f"{regexes_name} {shown!r} → '{candidate}': {exc.messages[0]}")
+                lost.append(f"{regexes_name} '{shown}' → '{candidate}': {exc.messages[0]}")
         for entry in accepted:
             add(entry)
         if accepted:
-            notes.append(f"{regexes_name} {shown!r} → {', '.join(accepted)}")
-            differences.extend(f"{regexes_name} {shown!r}: {d}." for d in diffs)
+            notes.append(f"{regexes_name} '{shown}' → {', '.join(accepted)}")
+            differences.extend(f"{regexes_name} '{shown}': {d}." for d in diffs)
     policy["origins"] = origins
 
     urls, _ = _setting(source, "CORS_URLS_REGEX", None, CORS_HEADERS_DEFAULT_URLS_REGEX)
@@ -386,13 +386,13 @@ def translate_settings(source: Any = None, *, name: str = "imported-from-setting
         path, path_type, note = translate_urls_regex(urls)
     except Untranslatable as exc:
         raise CommandError(
-            f"CORS_URLS_REGEX {shown_urls!r} cannot be translated ({exc}); nothing imported."
+            f"CORS_URLS_REGEX '{shown_urls}' cannot be translated ({exc}); nothing imported."
         ) from None
     policy["path"], policy["path_type"] = path, path_type
     if path_type == "regex":
-        notes.append(f"CORS_URLS_REGEX {shown_urls!r} → regex path '{path}' (full match).")
+        notes.append(f"CORS_URLS_REGEX '{shown_urls}' → regex path '{path}' (full match).")
     if note:
-        differences.append(f"CORS_URLS_REGEX {shown_urls!r}: {note}.")
+        differences.append(f"CORS_URLS_REGEX '{shown_urls}': {note}.")
 
     methods, _ = _setting(source, "CORS_ALLOW_METHODS", None, CORS_HEADERS_DEFAULT_METHODS)
     policy["allow_methods"] = list(methods)
@@ -460,8 +460,10 @@ class Command(BaseCommand):
 
         out = self.stdout
         out.write(json.dumps(policy, indent=2))
+        warnings = policy_warnings(policy, policy.get("origins") or [])
         for title, lines, style in (
             ("Notes", translation.notes, None),
+            ("Warnings (legal, but risky)", warnings, self.style.WARNING),
             ("Differences in behaviour", translation.differences, self.style.WARNING),
             ("Not carried over", translation.not_carried, self.style.ERROR),
         ):
