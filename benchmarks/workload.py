@@ -129,6 +129,8 @@ CASE_TITLES: dict[str, str] = {
     "uncovered": "uncovered",
     "get_regex": "GET regex",
     "get_distinct": "GET paths",
+    "uncovered_distinct": "uncov. paths",
+    "get_regex_distinct": "regex paths",
 }
 
 
@@ -150,34 +152,34 @@ def _cases(path: str, allowed: str, uncovered: str) -> dict[str, Case]:
     }
 
 
-def _distinct(prefix: str, allowed: str, n: int) -> Case:
+def _distinct(key: str, prefix: str, allowed: str, n: int, covered: bool = True) -> Case:
     return Case(
-        "get_distinct",
-        CASE_TITLES["get_distinct"],
-        "GET",
-        prefix,
-        allowed,
-        False,
-        True,
+        key, CASE_TITLES[key], "GET", prefix, allowed, False, covered, covered=covered,
         distinct_paths=n,
-    )
+    )  # fmt: skip
 
 
 def base_cases(distinct_paths: int = 0) -> dict[str, Case]:
     cases = _cases(BASE_PATH, BASE_ALLOWED, UNCOVERED_PATH)
     if distinct_paths:
-        cases["get_distinct"] = _distinct("/api/", BASE_ALLOWED, distinct_paths)
+        cases["get_distinct"] = _distinct("get_distinct", "/api/", BASE_ALLOWED, distinct_paths)
+        cases["uncovered_distinct"] = _distinct(
+            "uncovered_distinct", "/static/app/", BASE_ALLOWED, distinct_paths, covered=False
+        )
     return cases
 
 
 def scaled_cases(
     index: int, regex_index: int | None = None, distinct_paths: int = 0
 ) -> dict[str, Case]:
-    """Requests hitting generated policy ``index`` (and optionally the regex policy)."""
+    """Requests hitting generated policy ``index`` (and optionally the regex policy).
+
+    With ``distinct_paths``, also the many-paths cases: an allowed GET under the
+    policy, a path no policy covers, and (with ``regex_index``) a path only the
+    regex policy covers, each among that many distinct paths.
+    """
     allowed = f"https://admin.t{index}.example.com"
     cases = _cases(f"/t{index}/demo/hello/", allowed, UNCOVERED_PATH)
-    if distinct_paths:
-        cases["get_distinct"] = _distinct(f"/t{index}/", allowed, distinct_paths)
     cases["get_wildcard"] = Case(
         "get_wildcard",
         CASE_TITLES["get_wildcard"],
@@ -187,16 +189,26 @@ def scaled_cases(
         False,
         True,
     )
+    if distinct_paths:
+        cases["get_distinct"] = _distinct("get_distinct", f"/t{index}/", allowed, distinct_paths)
+        cases["uncovered_distinct"] = _distinct(
+            "uncovered_distinct", "/static/app/", allowed, distinct_paths, covered=False
+        )
     if regex_index is not None:
+        regex_allowed = f"https://app.t{regex_index}.example.com"
         cases["get_regex"] = Case(
             "get_regex",
             CASE_TITLES["get_regex"],
             "GET",
             f"/r{regex_index}/v2/items/",
-            f"https://app.t{regex_index}.example.com",
+            regex_allowed,
             False,
             True,
         )
+        if distinct_paths:
+            cases["get_regex_distinct"] = _distinct(
+                "get_regex_distinct", f"/r{regex_index}/v2/", regex_allowed, distinct_paths
+            )
     return cases
 
 

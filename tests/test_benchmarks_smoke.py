@@ -67,6 +67,8 @@ def test_in_process_harness(tmp_path: Path) -> None:
         "uncovered",
         "get_regex",
         "get_distinct",
+        "uncovered_distinct",
+        "get_regex_distinct",
     }
 
     # zero queries in the steady state, through the real cache path and installed snapshots
