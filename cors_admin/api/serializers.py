@@ -1,10 +1,12 @@
 """Serializers of the REST API (also used by the import/export commands).
 
-Validation is never re-implemented here: single fields go through the model's
-own ``clean_fields`` (which calls :mod:`cors_admin.validation`), origins
-through :func:`~cors_admin.validation.normalize_origins` /
-:func:`~cors_admin.validation.normalize_origin`, and cross-field rules through
-:func:`~cors_admin.validation.validate_policy`.
+Validation is never re-implemented here: each field is checked by the
+function of :mod:`cors_admin.validation` the model uses for it (so one 400
+reports every field), then the whole policy by the model's own ``clean_fields``
+(which normalizes what is stored) and the cross-field rules of
+:func:`~cors_admin.validation.validate_policy`; origins go through
+:func:`~cors_admin.validation.normalize_origins` /
+:func:`~cors_admin.validation.normalize_origin`.
 
 Error format (DRF's standard 400 body): one list of messages per field;
 ``origins`` errors are keyed by the 0-based index of the offending item, the
@@ -434,6 +436,8 @@ class CorsPolicySerializer(serializers.ModelSerializer):
     def update(self, instance: CorsPolicy, validated_data: dict[str, Any]) -> CorsPolicy:
         entries = validated_data.pop("_entries", None)
         with transaction.atomic(using=_db()):
+            # Concurrent writes to one policy take turns (a row lock where the database has one).
+            CorsPolicy.objects.select_for_update().filter(pk=instance.pk).values_list("pk").first()
             before = instance.field_data()
             for field, value in validated_data.items():
                 setattr(instance, field, value)
