@@ -1,8 +1,8 @@
 """Full-stack throughput: the example project under gunicorn, loopback only, bounded in time.
 
-The same example project runs three times (``benchmarks.fullstack_settings``):
-with ``CorsAdminMiddleware`` (as shipped), without it, and with
-django-cors-headers in its place. A load generator on 127.0.0.1 (``wrk`` when
+The same example project runs with ``CorsAdminMiddleware`` (as shipped),
+without it, with the floor middleware and with django-cors-headers in its place
+(``benchmarks.fullstack_settings``). A load generator on 127.0.0.1 (``wrk`` when
 installed, else Python threads with ``http.client``) sends ``GET
 /api/demo/hello/`` with an allowed ``Origin`` for a fixed number of seconds.
 """
@@ -29,10 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/api/demo/hello/"
 ORIGIN = "http://localhost:3000"
-MODES = ("cors_admin", "none", "corsheaders")
+MODES = ("cors_admin", "none", "floor", "corsheaders")
 MODE_LABELS = {
     "cors_admin": "with CorsAdminMiddleware",
     "none": "without CORS middleware",
+    "floor": "with the floor middleware instead",
     "corsheaders": "with django-cors-headers instead",
 }
 

@@ -7,6 +7,8 @@ example project's own settings stay untouched:
 * ``CORS_ADMIN_BENCH_MIDDLEWARE=none``: the same without ``CorsAdminMiddleware``.
 * ``CORS_ADMIN_BENCH_MIDDLEWARE=corsheaders``: django-cors-headers in its place,
   configured like the benchmark's cors_admin policy.
+* ``CORS_ADMIN_BENCH_MIDDLEWARE=floor``: ``benchmarks.floor.FloorMiddleware`` in its place
+  (echoes Origin into Access-Control-Allow-Origin and sets Vary, checks nothing).
 """
 
 import os
@@ -16,12 +18,14 @@ from example_project.settings import INSTALLED_APPS, MIDDLEWARE
 
 _OURS = "cors_admin.middleware.CorsAdminMiddleware"
 BENCH_MIDDLEWARE = os.environ.get("CORS_ADMIN_BENCH_MIDDLEWARE", "cors_admin")
-if BENCH_MIDDLEWARE not in ("cors_admin", "none", "corsheaders"):
+if BENCH_MIDDLEWARE not in ("cors_admin", "none", "corsheaders", "floor"):
     raise ValueError(f"CORS_ADMIN_BENCH_MIDDLEWARE={BENCH_MIDDLEWARE!r}")
 
 if BENCH_MIDDLEWARE != "cors_admin":
     _index = MIDDLEWARE.index(_OURS)
     MIDDLEWARE = [m for m in MIDDLEWARE if m != _OURS]
+    if BENCH_MIDDLEWARE == "floor":
+        MIDDLEWARE.insert(_index, "benchmarks.floor.FloorMiddleware")
     if BENCH_MIDDLEWARE == "corsheaders":
         INSTALLED_APPS = [*INSTALLED_APPS, "corsheaders"]
         MIDDLEWARE.insert(_index, "corsheaders.middleware.CorsMiddleware")

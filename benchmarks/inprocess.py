@@ -22,6 +22,7 @@ from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from benchmarks import workload
+from benchmarks.floor import FloorMiddleware
 from benchmarks.workload import Case
 from cors_admin import cache
 from cors_admin.engine import PolicySet, PolicySpec, compile_policies
@@ -33,26 +34,6 @@ View = Callable[[HttpRequest], HttpResponseBase]
 def view(request: HttpRequest) -> HttpResponse:
     """The trivial view: a fresh response per call, so header changes never accumulate."""
     return HttpResponse(b"ok")
-
-
-class FloorMiddleware:
-    """The least any CORS middleware does: echo the Origin into ACAO and set Vary.
-
-    No path check, no allowlist, no preflight handling; the two headers are set
-    directly (``response.headers[...] = ...``, not ``patch_vary_headers``), as
-    the trivial view never sets Vary itself.
-    """
-
-    def __init__(self, get_response: View) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        response = self.get_response(request)
-        origin = request.META.get("HTTP_ORIGIN")
-        if origin is not None:
-            response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-        return response
 
 
 def make_request(case: Case) -> HttpRequest:

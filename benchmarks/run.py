@@ -54,7 +54,7 @@ class Mode:
     interval: float = 1.0  # CORS_ADMIN_REFRESH_INTERVAL for the revision-check count
 
 
-_FULLSTACK_ALL = ("cors_admin", "none", "corsheaders")
+_FULLSTACK_ALL = ("cors_admin", "none", "floor", "corsheaders")
 MODES = {
     "full": Mode(
         name="full", rounds=20, calls=2000, scales=(1000, 10000), corsheaders_big=1000,
@@ -73,7 +73,7 @@ MODES = {
         name="tiny", rounds=2, calls=20, scales=(20, 100), corsheaders_big=50,
         rebuild_repeats=1, query_calls=5, interval_seconds=0.3, revision_checks=5,
         fullstack_seconds=1, fullstack_passes=1, fullstack_workers=1,
-        fullstack_modes=("cors_admin", "none"), distinct_paths=50, interval=0.1,
+        fullstack_modes=("cors_admin", "none", "floor"), distinct_paths=50, interval=0.1,
     ),
 }  # fmt: skip
 
@@ -91,6 +91,8 @@ CASE_ORDER = (
     "uncovered_distinct",
     "get_regex_distinct",
 )
+
+MODE_NAMES = {"none": "no CORS middleware", "floor": "floor", "corsheaders": "django-cors-headers"}
 
 TARGETS = {
     "vs_corsheaders": 0.25,
@@ -733,9 +735,14 @@ def report_fullstack(fs: dict[str, Any], log: Any) -> None:
             f"  req/s with cors_admin vs without: {change:+.1%} (on a shared machine the noise "
             "is larger than the middleware's cost)"
         )
-        if ours.get("server_cpu_us_per_request") and none.get("server_cpu_us_per_request"):
-            delta = ours["server_cpu_us_per_request"] - none["server_cpu_us_per_request"]
-            log(f"  server CPU per request with cors_admin minus without: {delta:+.0f} µs")
+        for other in ("none", "floor", "corsheaders"):
+            a = ours.get("server_cpu_us_per_request")
+            b = modes.get(other, {}).get("server_cpu_us_per_request")
+            if a and b:
+                log(
+                    f"  server CPU per request, cors_admin minus {MODE_NAMES[other]}: "
+                    f"{a - b:+.0f} µs"
+                )
 
 
 if __name__ == "__main__":

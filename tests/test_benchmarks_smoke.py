@@ -99,9 +99,11 @@ def test_full_stack_harness(tmp_path: Path) -> None:
 
     assert "Full stack: example project under gunicorn" in stdout
     modes = data["fullstack"]["modes"]
-    assert set(modes) == {"cors_admin", "none"}
-    assert modes["cors_admin"]["check"]["access-control-allow-origin"] == "http://localhost:3000"
-    assert "Origin" in (modes["cors_admin"]["check"]["vary"] or "")
+    assert set(modes) == {"cors_admin", "none", "floor"}
+    for with_cors in ("cors_admin", "floor"):
+        check = modes[with_cors]["check"]
+        assert check["access-control-allow-origin"] == "http://localhost:3000"
+        assert "Origin" in (check["vary"] or "")
     assert modes["none"]["check"]["access-control-allow-origin"] is None
     for mode in modes.values():
         assert mode["check"]["status"] == "200"
