@@ -29,6 +29,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
 import os
 import threading
@@ -37,6 +39,8 @@ from typing import Any
 
 from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from .conf import settings
 from .engine import OriginSpec, PolicySet, PolicySpec, compile_policies
@@ -57,6 +61,7 @@ __all__ = [
 
 logger = logging.getLogger("cors_admin")
 
+_JSON_FIELDS = ("allow_methods", "allow_headers", "expose_headers")
 _POLICY_FIELDS = (
     "id",
     "name",
@@ -72,6 +77,7 @@ _POLICY_FIELDS = (
     "max_age",
     "allow_private_network",
 )
+_SCALAR_FIELDS = tuple(f for f in _POLICY_FIELDS if f not in _JSON_FIELDS)
 
 #: How long a thread waits for another one's refresh when it has to (no snapshot yet,
 #: or a change of this process not served yet) before it answers from what there is.
@@ -247,11 +253,17 @@ def _refresh_locked(force: bool) -> Exception | None:
         revision, problem = object(), exc
     snapshot = _state.snapshot
     if force or snapshot is None or snapshot.revision != revision:
-        _install(
-            compile_policies(
-                load_specs(), now=time.time(), revision=revision, previous=_state.snapshot
-            )
-        )
+        # A rebuild allocates hundreds of thousands of objects without a cycle among
+        # them; the cyclic collector would only walk them again and again meanwhile.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            specs = load_specs()
+            new = compile_policies(specs, now=time.time(), revision=revision, previous=snapshot)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        _install(new)
     else:
         _expire_locked()
     return problem
@@ -339,7 +351,14 @@ def load_specs() -> list[PolicySpec]:
     conn = connections[alias]
 
     def query() -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
-        rows = list(CorsPolicy.objects.using(alias).filter(enabled=True).values(*_POLICY_FIELDS))
+        # The JSON lists come back as text and are decoded once per distinct value:
+        # most policies share the same method and header lists.
+        rows = list(
+            CorsPolicy.objects.using(alias)
+            .filter(enabled=True)
+            .annotate(**{f"{name}_json": Cast(name, TextField()) for name in _JSON_FIELDS})
+            .values(*_SCALAR_FIELDS, *(f"{name}_json" for name in _JSON_FIELDS))
+        )
         entries = list(
             CorsOrigin.objects.using(alias)
             .filter(policy__enabled=True)
@@ -361,7 +380,24 @@ def load_specs() -> list[PolicySpec]:
         by_policy.setdefault(policy_id, []).append(
             OriginSpec(origin, expires_at.timestamp() if expires_at is not None else None)
         )
+    decoded: dict[str | None, tuple[str, ...]] = {}
+    for row in rows:
+        for name in _JSON_FIELDS:
+            text = row.pop(f"{name}_json")
+            try:
+                row[name] = decoded[text]
+            except KeyError:
+                row[name] = decoded[text] = _as_tuple(_json_or_none(text))
     return [spec_from_row(row, by_policy.get(row["id"], ())) for row in rows]
+
+
+def _json_or_none(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:

@@ -115,18 +115,41 @@ def parse_header_names(value: str) -> list[str] | None:
     longer than :data:`MAX_REQUEST_HEADERS_LENGTH` or holds a non-token name.
     Runs in time linear in the (capped) length.
     """
+    parsed = _header_names(value)
+    return None if parsed is None else list(parsed[0])
+
+
+def _header_names(value: str) -> tuple[tuple[str, ...], str] | None:
+    """Parsed names and their ``", "``-joined text; remembered per distinct value.
+
+    Browsers send the same few lists over and over, so a bounded memo turns the
+    parse into one dict lookup; values over the cap are never parsed or kept.
+    """
+    try:
+        return _HEADER_NAMES_MEMO[value]
+    except KeyError:
+        pass
     if len(value) > MAX_REQUEST_HEADERS_LENGTH:
         return None
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered, and de-duplicated in constant time per name
     for part in value.split(","):
         name = part.strip(" \t").lower()
         if not name:
             continue
         if not _TOKEN_RE.match(name):
-            return None
-        if name not in names:
-            names.append(name)
-    return names
+            result = None
+            break
+        names[name] = None
+    else:
+        result = (tuple(names), ", ".join(names))
+    if len(value) <= _MEMO_MAX_PATH:
+        if len(_HEADER_NAMES_MEMO) >= _MEMO_SIZE:
+            _HEADER_NAMES_MEMO.clear()
+        _HEADER_NAMES_MEMO[value] = result
+    return result
+
+
+_HEADER_NAMES_MEMO: dict[str, tuple[tuple[str, ...], str] | None] = {}
 
 
 @lru_cache(maxsize=1024)
@@ -383,6 +406,7 @@ class PolicySet:
         self._exact = exact
         self._prefix = prefix
         self._regexes = tuple(regexes)
+        self._regex_all = _combine(regexes)
         self._by_name = {p.name: p for p in self.policies}
         # Memo of match() results: a pure function of the path over immutable data.
         self._memo: dict[str, CompiledPolicy | None] = {}
@@ -428,6 +452,15 @@ class PolicySet:
                 if cand is not None and (best is None or cand.sort_key < best.sort_key):
                     best = cand
                 i = path.find("/", i + 1)
+        if self._regex_all is not None:
+            # One alternation of every regex path, in policy order: its first
+            # full match is the best regex policy, found in a single C-level pass.
+            m = self._regex_all.fullmatch(path)
+            if m is not None and m.lastgroup is not None:
+                policy = self._regexes[int(m.lastgroup[len(_GROUP) :])][1]
+                if best is None or policy.sort_key < best.sort_key:
+                    return policy
+            return best
         for pattern, policy in self._regexes:
             if best is not None and best.sort_key < policy.sort_key:
                 break
@@ -507,12 +540,13 @@ class PolicySet:
         headers: list[tuple[str, str]] = [(ACAO, "*" if policy.allow_all else origin)]
         headers.extend(policy.preflight_headers)
         if request_headers:
-            names = parse_header_names(request_headers)
-            if names is None:
+            parsed = _header_names(request_headers)
+            if parsed is None:
                 return self._deny(policy, path, origin, "headers_malformed", ())
+            names, joined = parsed
             if policy.headers_any:
                 if names:
-                    headers.append((ACAH, ", ".join(names)))
+                    headers.append((ACAH, joined))
             else:
                 allowed = policy.headers
                 for name in names:
@@ -546,6 +580,30 @@ class PolicySet:
             origin=origin,
             path=path,
         )
+
+
+_GROUP = "_cors_admin_path_"
+# Wrapped in one alternation, numbered back-references (\1) would point at the wrong
+# group and named groups could clash: such patterns are scanned one by one instead.
+_UNCOMBINABLE_RE = re.compile(r"\\[1-9]|\(\?P[<=]|\(\?\(")
+
+
+def _combine(
+    regexes: Sequence[tuple[re.Pattern[str], CompiledPolicy]],
+) -> re.Pattern[str] | None:
+    """All regex paths as one alternation, or ``None`` to scan them one by one."""
+    if len(regexes) < 2:
+        return None
+    parts = []
+    for index, (pattern, _) in enumerate(regexes):
+        text = pattern.pattern
+        if pattern.flags & ~re.UNICODE or _UNCOMBINABLE_RE.search(text):
+            return None
+        parts.append(f"(?P<{_GROUP}{index}>{text})")
+    try:
+        return re.compile("|".join(parts))
+    except (re.error, RecursionError, OverflowError):
+        return None  # inline global flags, clashing group names, too many groups...
 
 
 def _well_formed(origin: str | None) -> bool:

@@ -664,7 +664,11 @@ prefix_paths = st.builds(
     st.booleans(),
 )
 regex_paths = st.sampled_from(
-    [r"/a/.*", r"/a/[^/]+", r"/(a|b)/?", r"/api/v\d/.*", r"/.*b", r"/ab?", r"/a(", r".*"]
+    [
+        *(r"/a/.*", r"/a/[^/]+", r"/(a|b)/?", r"/api/v\d/.*", r"/.*b", r"/ab?", r"/a(", r".*"),
+        # Named groups and back-references make the matcher scan instead of combining.
+        *(r"/(?P<x>a|b)/.*", r"/(a)/\1", r"(?i)/API/.*"),
+    ]
 )
 
 
@@ -798,3 +802,20 @@ def test_reused_policies_keep_reporting_their_skipped_entries() -> None:
     assert second.errors == first.errors
     assert second.evaluate("/good/x", "https://b.example.com", "GET").allowed
     assert not second.evaluate("/good/x", "https://a.example.com", "GET").allowed
+
+
+def test_many_regex_paths_are_matched_in_one_combined_pattern() -> None:
+    specs = [spec(f"r{i:03d}", rf"/r{i}/(\d+)/", path_type="regex") for i in range(50)]
+    specs.append(spec("low", r"/r5/.*", path_type="regex", priority=50))
+    specs.append(spec("prefix", "/r6/"))
+    ps = compile_policies(specs)
+    assert ps._regex_all is not None  # one C-level pass instead of 52 fullmatch calls
+    assert names_matching(ps, "/r7/12/") == "r007"
+    assert names_matching(ps, "/r5/12/") == "low"  # lower priority number wins
+    assert names_matching(ps, "/r6/1/") == "prefix"  # equal priority: prefix beats regex
+    assert names_matching(ps, "/r7/x/") is None
+    # A named group anywhere falls back to scanning, with the same answers.
+    scanned = compile_policies([*specs, spec("named", r"/n/(?P<id>\d+)", path_type="regex")])
+    assert scanned._regex_all is None
+    assert names_matching(scanned, "/r7/12/") == "r007"
+    assert names_matching(scanned, "/n/4") == "named"
