@@ -452,16 +452,19 @@ class PolicySet:
                 if cand is not None and (best is None or cand.sort_key < best.sort_key):
                     best = cand
                 i = path.find("/", i + 1)
+        regexes = self._regexes
+        if not regexes or (best is not None and best.sort_key < regexes[0][1].sort_key):
+            return best  # no regex policy can outrank the exact/prefix match
         if self._regex_all is not None:
             # One alternation of every regex path, in policy order: its first
             # full match is the best regex policy, found in a single C-level pass.
             m = self._regex_all.fullmatch(path)
             if m is not None and m.lastgroup is not None:
-                policy = self._regexes[int(m.lastgroup[len(_GROUP) :])][1]
+                policy = regexes[int(m.lastgroup[len(_GROUP) :])][1]
                 if best is None or policy.sort_key < best.sort_key:
                     return policy
             return best
-        for pattern, policy in self._regexes:
+        for pattern, policy in regexes:
             if best is not None and best.sort_key < policy.sort_key:
                 break
             if pattern.fullmatch(path):
