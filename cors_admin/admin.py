@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,10 +50,10 @@ from .forms import (
     CorsPolicyForm,
     TestRequestForm,
 )
-from .models import CorsOrigin, CorsPolicy, PathType
+from .models import CorsOrigin, CorsPolicy, PathType, allowing_q
 from .origins import NULL, OriginError, parse_entry
 
-__all__ = ["CorsOriginInline", "CorsPolicyAdmin", "policies_allowing"]
+__all__ = ["CorsOriginInline", "CorsPolicyAdmin"]
 
 #: Request headers a browser sends without a preflight (with ordinary values).
 SAFELISTED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-language"})
@@ -72,58 +71,23 @@ class OriginQuery:
     typed: str
     origin: str | None = None  # the normalized origin or entry, when it parses
     error: str = ""
-    candidates: tuple[str, ...] = ()
 
 
 def _origin_query(value: str) -> OriginQuery:
-    """Normalize what the operator typed and list the entries that would let it in."""
+    """Normalize what the operator typed (a trailing slash is forgiven)."""
     query = OriginQuery(typed=value)
     try:
-        entry = parse_entry(value.rstrip("/") if value.count("/") == 3 else value)
+        query.origin = parse_entry(value.rstrip("/") if value.count("/") == 3 else value).value
     except OriginError as exc:
         query.error = str(exc)
-        return query
-    query.origin = entry.value
-    if entry.kind != "exact":
-        # A pattern or 'null': the policies that list exactly this entry.
-        query.candidates = (entry.value,)
-        return query
-    port = "" if entry.port is None else f":{entry.port}"
-    candidates = [entry.value, f"{entry.scheme}://{entry.host}:*"]
-    try:
-        ipaddress.ip_address(entry.host.strip("[]"))
-    except ValueError:
-        i = entry.host.find(".")
-        while i != -1:
-            parent = entry.host[i + 1 :]
-            candidates.append(f"{entry.scheme}://*.{parent}{port}")
-            candidates.append(f"{entry.scheme}://*.{parent}:*")
-            i = entry.host.find(".", i + 1)
-    query.candidates = tuple(dict.fromkeys(candidates))
     return query
 
 
-def policies_allowing(queryset: QuerySet[CorsPolicy], value: str) -> QuerySet[CorsPolicy]:
-    """The policies of ``queryset`` whose allowlist lets ``value`` in now (enabled or not).
-
-    Exact entries, subdomain and port wildcards and allow-all policies count;
-    expired entries do not. Path, priority and enabled state are not
-    considered: which policy answers a request is what the test page tells.
-    """
-    return queryset.filter(_allowing_q(_origin_query(value)))
-
-
 def _allowing_q(query: OriginQuery) -> Q:
-    if not query.candidates:
+    """Policies whose allowlist lets the origin in now, enabled or not (see ``allowing_q``)."""
+    if query.origin is None:
         return Q(pk__in=[])
-    now = timezone.now()
-    entries = CorsOrigin.objects.filter(policy=OuterRef("pk"), origin__in=query.candidates).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
-    listed = Q(Exists(entries))
-    if query.origin == NULL:
-        listed &= Q(allow_credentials=False)  # 'null' never matches with credentials
-    return Q(allow_all_origins=True) | listed
+    return allowing_q(query.origin)
 
 
 def _search_terms(search_term: str) -> tuple[list[str], list[OriginQuery]]:

@@ -35,6 +35,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import fields
 from typing import Any
 
 from django.core.cache import caches
@@ -62,21 +63,8 @@ __all__ = [
 logger = logging.getLogger("cors_admin")
 
 _JSON_FIELDS = ("allow_methods", "allow_headers", "expose_headers")
-_POLICY_FIELDS = (
-    "id",
-    "name",
-    "path",
-    "path_type",
-    "priority",
-    "enabled",
-    "allow_all_origins",
-    "allow_credentials",
-    "allow_methods",
-    "allow_headers",
-    "expose_headers",
-    "max_age",
-    "allow_private_network",
-)
+# Every column a PolicySpec holds (the engine's fields carry the models' names).
+_POLICY_FIELDS = ("id", *(f.name for f in fields(PolicySpec) if f.name not in ("id", "origins")))
 _SCALAR_FIELDS = tuple(f for f in _POLICY_FIELDS if f not in _JSON_FIELDS)
 
 #: How long a thread waits for another one's refresh when it has to (no snapshot yet,

@@ -19,7 +19,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
-from .models import CorsOrigin, CorsPolicy
+from .models import POLICY_FIELDS, CorsOrigin, CorsPolicy
 from .origins import NULL
 from .validation import NULL_WITH_CREDENTIALS, validate_policy
 
@@ -85,21 +85,7 @@ class CorsPolicyForm(forms.ModelForm):
 
     class Meta:
         model = CorsPolicy
-        fields = (
-            "name",
-            "description",
-            "path",
-            "path_type",
-            "priority",
-            "enabled",
-            "allow_all_origins",
-            "allow_credentials",
-            "allow_methods",
-            "allow_headers",
-            "expose_headers",
-            "max_age",
-            "allow_private_network",
-        )
+        fields = POLICY_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def _update_errors(self, errors: ValidationError) -> None:

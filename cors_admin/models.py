@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import cache
 from .engine import DEFAULT_HEADERS, DEFAULT_METHODS, PATH_EXACT, PATH_PREFIX, PATH_REGEX
+from .origins import entries_allowing, parse_entry
 from .validation import (
     normalize_header_names,
     normalize_methods,
@@ -19,7 +23,25 @@ from .validation import (
     validate_policy,
 )
 
-__all__ = ["CorsOrigin", "CorsPolicy", "CorsRevision", "PathType"]
+__all__ = ["POLICY_FIELDS", "CorsOrigin", "CorsPolicy", "CorsRevision", "PathType", "allowing_q"]
+
+
+#: The policy fields of SPEC.md that operators edit, in reading order (the allowlist aside).
+POLICY_FIELDS: tuple[str, ...] = (
+    "name",
+    "description",
+    "path",
+    "path_type",
+    "priority",
+    "enabled",
+    "allow_all_origins",
+    "allow_credentials",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "max_age",
+    "allow_private_network",
+)
 
 
 def default_methods() -> list[str]:
@@ -61,6 +83,35 @@ class BumpingQuerySet(models.QuerySet):
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class CorsPolicyQuerySet(BumpingQuerySet):
+    def allowing(self, origin: str, *, now: datetime | None = None) -> CorsPolicyQuerySet:
+        """The policies whose allowlist lets ``origin`` in (see :func:`allowing_q`)."""
+        return self.filter(allowing_q(origin, now=now))
+
+
+def allowing_q(origin: str, *, now: datetime | None = None) -> Q:
+    """A filter for "which policies allow this origin?", whether enabled or not.
+
+    ``origin`` is normalized first (``HTTPS://App.Example.COM:443`` works; a bad
+    value raises ``ValidationError``). An origin is let in by an allow-all
+    policy or by an unexpired entry among :func:`~cors_admin.origins.entries_allowing`
+    -- the entry itself, its port wildcard, subdomain wildcards over its parents --
+    and ``null`` only without credentials, as the engine decides. A pattern
+    (``https://*.example.com``) finds the policies that list that very entry, or allow all
+    origins. Paths and priorities are not considered: the test page tells which policy
+    answers a given request.
+    """
+    entry = parse_entry(normalize_origin(origin))
+    candidates = entries_allowing(entry.value) if entry.kind == "exact" else (entry.value,)
+    listed = CorsOrigin.objects.filter(policy=OuterRef("pk"), origin__in=candidates).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+    )
+    match = Q(Exists(listed))
+    if entry.kind == "null":
+        match &= Q(allow_credentials=False)
+    return match | Q(allow_all_origins=True)
 
 
 class CorsPolicy(models.Model):
@@ -114,7 +165,7 @@ class CorsPolicy(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("last change"), auto_now=True)
 
-    objects = BumpingQuerySet.as_manager()
+    objects = CorsPolicyQuerySet.as_manager()
 
     class Meta:
         ordering = ("priority", "name")

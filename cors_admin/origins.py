@@ -34,6 +34,7 @@ __all__ = [
     "OriginError",
     "RequestOrigin",
     "canonical_origin_parts",
+    "entries_allowing",
     "is_public_suffix",
     "normalize_entry",
     "parse_entry",
@@ -320,6 +321,33 @@ def canonical_origin_parts(value: str) -> tuple[str, str, int | None] | None:
     if port > 65535 or port == DEFAULT_PORTS.get(scheme):
         return None
     return scheme, host, port
+
+
+def entries_allowing(origin: str) -> tuple[str, ...]:
+    """Every allowlist entry text that lets the Origin value ``origin`` in.
+
+    The origin itself, its port wildcard (``scheme://host:*``) and, for each
+    parent domain, the subdomain wildcards (``scheme://*.parent`` with the
+    origin's port, and with ``:*``); ``('null',)`` for ``null``; nothing for a
+    value that is not a canonical origin. This answers "which policies allow
+    this origin?" with one indexed lookup of a handful of values; a test checks
+    it against the engine's matcher.
+    """
+    parts = canonical_origin_parts(origin)
+    if parts is None:
+        return (NULL,) if origin == NULL else ()
+    scheme, host, port = parts
+    port_text = "" if port is None else f":{port}"
+    result = [origin, f"{scheme}://{host}:*"]
+    if host[0] != "[" and not _IPV4ISH_RE.match(host):
+        i = host.find(".")
+        while i != -1:
+            parent = host[i + 1 :]
+            if not is_public_suffix(parent):  # such entries are refused, never matched
+                result.append(f"{scheme}://*.{parent}{port_text}")
+                result.append(f"{scheme}://*.{parent}:*")
+            i = host.find(".", i + 1)
+    return tuple(result)
 
 
 def parse_request_origin(value: str) -> RequestOrigin | None:

@@ -6,10 +6,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from cors_admin.engine import CompiledPolicy, PolicySpec
 from cors_admin.origins import (
     MAX_ORIGIN_LENGTH,
     OriginError,
     RequestOrigin,
+    entries_allowing,
     is_public_suffix,
     normalize_entry,
     parse_entry,
@@ -425,3 +427,56 @@ def test_parse_request_origin_refuses_every_non_canonical_variant(
         variants.append(f"{scheme}://{host}:00{port}")
     for variant in variants:
         assert parse_request_origin(variant) is None, variant
+
+
+# -- entries_allowing: the "which entries let this origin in?" index equals the engine ----------
+
+
+_labels = st.sampled_from(["a", "b", "app", "example", "com", "co", "uk", "github", "io"])
+_hosts = st.one_of(
+    st.lists(_labels, min_size=1, max_size=4).map(".".join),
+    st.sampled_from(["localhost", "127.0.0.1", "[::1]"]),
+)
+_entry_texts = st.builds(
+    lambda scheme, wild, host, port: f"{scheme}://{wild}{host}{port}",
+    st.sampled_from(["http", "https"]),
+    st.sampled_from(["", "*."]),
+    _hosts,
+    st.sampled_from(["", ":8080", ":*", ":443"]),
+)
+_request_origins = st.one_of(
+    st.builds(
+        lambda scheme, host, port: f"{scheme}://{host}{port}",
+        st.sampled_from(["http", "https"]),
+        _hosts,
+        st.sampled_from(["", ":8080", ":3000"]),
+    ),
+    st.just("null"),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_entry_texts, _request_origins)
+@example("https://*.example.com", "https://a.b.example.com")
+@example("http://localhost:*", "http://localhost")
+@example("https://*.co.uk", "https://example.co.uk")
+def test_entries_allowing_agrees_with_the_engine(entry_text: str, origin: str) -> None:
+    try:
+        entry = parse_entry(entry_text)
+    except OriginError:
+        return  # refused entries are never stored, so never looked up
+    policy = CompiledPolicy(PolicySpec(name="p", path="/"), [entry])
+    assert (entry.value in entries_allowing(origin)) == policy.origin_allowed(origin)
+
+
+def test_entries_allowing_lists_the_origin_its_port_wildcard_and_parent_wildcards() -> None:
+    assert entries_allowing("https://a.b.example.co.uk:8443") == (
+        "https://a.b.example.co.uk:8443",
+        "https://a.b.example.co.uk:*",
+        "https://*.b.example.co.uk:8443",
+        "https://*.b.example.co.uk:*",
+        "https://*.example.co.uk:8443",
+        "https://*.example.co.uk:*",
+    )  # never '*.co.uk' or '*.uk': wildcards over public suffixes are refused
+    assert entries_allowing("null") == ("null",)
+    assert entries_allowing("HTTPS://A.EXAMPLE.COM") == ()

@@ -2,85 +2,35 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
-from ..cache import spec_from_row
-from ..engine import OriginSpec, PolicySpec, compile_policies
-from ..models import CorsOrigin, CorsPolicy
-from ..origins import parse_entry
-from ..validation import normalize_origin
+from ..models import CorsPolicy, allowing_q
 
 __all__ = ["PolicyFilter", "policies_allowing"]
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
-_SPEC_FIELDS = (
-    "id",
-    "name",
-    "path",
-    "path_type",
-    "priority",
-    "enabled",
-    "allow_all_origins",
-    "allow_credentials",
-    "allow_methods",
-    "allow_headers",
-    "expose_headers",
-    "max_age",
-    "allow_private_network",
-)
 
-
-def policies_allowing(origin: str, queryset: QuerySet[CorsPolicy]) -> list[int]:
-    """Ids of the policies in ``queryset`` whose allowlist lets ``origin`` in.
+def policies_allowing(origin: str, queryset: QuerySet[CorsPolicy]) -> QuerySet[CorsPolicy]:
+    """The policies in ``queryset`` whose allowlist lets ``origin`` in.
 
     ``origin`` is an Origin value (``https://app.example.com``, ``null``); it is
-    normalized first, so ``HTTPS://App.Example.COM:443`` works too. The answer
-    comes from the engine the middleware uses: exact entries, subdomain and port
-    wildcards, ``null`` (never with credentials), allow-all policies; expired
-    entries match nothing. Disabled policies are judged as if they were enabled
-    (combine with ``?enabled=true`` for the live ones). A wildcard pattern such as
-    ``https://*.example.com`` finds the policies that list that very entry.
+    normalized first, so ``HTTPS://App.Example.COM:443`` works too. Exact
+    entries, subdomain and port wildcards, ``null`` (never with credentials) and
+    allow-all policies count; expired entries match nothing. Disabled policies
+    are judged as if they were enabled (combine with ``?enabled=true`` for the
+    live ones). A wildcard pattern such as ``https://*.example.com`` finds the
+    policies that list that very entry, or allow all origins. See
+    :func:`cors_admin.models.allowing_q`.
     """
-    value = normalize_origin(origin)
-    entry = parse_entry(value)
-    if entry.kind in ("subdomain", "port"):
-        return list(queryset.filter(origins__origin=value).values_list("id", flat=True).distinct())
-    candidates = list(
-        queryset.filter(
-            Q(allow_all_origins=True) | Q(origins__origin=value) | Q(origins__origin__contains="*")
-        )
-        .values_list("id", flat=True)
-        .distinct()
-    )
-    if not candidates:
-        return []
-    rows = list(CorsPolicy.objects.filter(pk__in=candidates).values(*_SPEC_FIELDS))
-    by_policy: dict[int, list[OriginSpec]] = {}
-    for policy_id, text, expires_at in CorsOrigin.objects.filter(
-        policy_id__in=candidates
-    ).values_list("policy_id", "origin", "expires_at"):
-        by_policy.setdefault(policy_id, []).append(
-            OriginSpec(text, expires_at.timestamp() if expires_at is not None else None)
-        )
-    specs: list[PolicySpec] = []
-    for row in rows:
-        row["enabled"] = True  # judge the allowlist, whether or not the policy is live
-        specs.append(spec_from_row(row, by_policy.get(row["id"], ())))
-    compiled = compile_policies(specs, now=time.time())
-    return [
-        p.id
-        for p in compiled.policies
-        if p.id is not None and (p.allow_all or p.origin_allowed(value))
-    ]
+    return queryset.filter(allowing_q(origin))
 
 
 def _parse_bool(value: str) -> bool:
@@ -103,10 +53,9 @@ class PolicyFilter(BaseFilterBackend):
         origin = params.get("origin")
         if origin is not None and origin != "":
             try:
-                ids = policies_allowing(origin, queryset)
+                queryset = policies_allowing(origin, queryset)
             except DjangoValidationError as exc:
                 raise serializers.ValidationError({"origin": exc.messages}) from None
-            queryset = queryset.filter(pk__in=ids)
         return queryset
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import html
 from rest_framework.validators import UniqueValidator
 
-from ..models import CorsOrigin, CorsPolicy, PathType
+from ..models import POLICY_FIELDS, CorsOrigin, CorsPolicy, PathType
 from ..validation import (
     normalize_header_names,
     normalize_methods,
@@ -53,22 +53,6 @@ __all__ = [
     "origin_entry_data",
 ]
 
-#: The policy fields of SPEC.md, in the order of the representation (origins aside).
-POLICY_FIELDS: tuple[str, ...] = (
-    "name",
-    "description",
-    "path",
-    "path_type",
-    "priority",
-    "enabled",
-    "allow_all_origins",
-    "allow_credentials",
-    "allow_methods",
-    "allow_headers",
-    "expose_headers",
-    "max_age",
-    "allow_private_network",
-)
 
 #: Fields the model normalizes in ``clean_fields`` (the values written are the normalized ones).
 _NORMALIZED_FIELDS = ("allow_methods", "allow_headers", "expose_headers", "path")
