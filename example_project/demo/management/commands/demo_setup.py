@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from cors_admin.engine import DEFAULT_HEADERS, DEFAULT_METHODS
 from cors_admin.models import CorsOrigin, CorsPolicy
 from cors_admin.validation import normalize_origin
 
@@ -53,15 +54,8 @@ def demo_policies(frontend_origins: list[str]) -> list[DemoPolicy]:
                 "enabled": True,
                 "allow_all_origins": False,
                 "allow_credentials": True,
-                "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-                "allow_headers": [
-                    "accept",
-                    "authorization",
-                    "content-type",
-                    "user-agent",
-                    "x-csrftoken",
-                    "x-requested-with",
-                ],
+                "allow_methods": list(DEFAULT_METHODS),
+                "allow_headers": list(DEFAULT_HEADERS),
                 "expose_headers": ["x-request-id"],
                 "max_age": 0,
                 "allow_private_network": False,
