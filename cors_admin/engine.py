@@ -186,7 +186,6 @@ class CompiledPolicy:
         "private_network",
         "sort_key",
         "spec",
-        "vary_actual",
         "vary_preflight",
         "wildcards",
     )
@@ -257,7 +256,6 @@ class CompiledPolicy:
         if spec.max_age is not None:
             pre.append((ACMA, str(int(spec.max_age))))
         self.preflight_headers: tuple[tuple[str, str], ...] = tuple(pre)
-        self.vary_actual: tuple[str, ...] = () if self.allow_all else VARY_ORIGIN
         self.vary_preflight: tuple[str, ...] = (
             VARY_PREFLIGHT_CONSTANT if self.allow_all else VARY_PREFLIGHT
         )
