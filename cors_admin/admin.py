@@ -42,7 +42,7 @@ from django.utils.translation import ngettext
 
 from . import cache
 from .engine import PolicySet
-from .explain import Explanation, explain
+from .explain import SIMPLE_METHODS, Explanation, explain
 from .forms import (
     METHOD_CHOICES,
     CorsOriginForm,
@@ -57,7 +57,6 @@ __all__ = ["CorsOriginInline", "CorsPolicyAdmin"]
 
 #: Request headers a browser sends without a preflight (with ordinary values).
 SAFELISTED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-language"})
-SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
 _COPY_SUFFIX_RE = re.compile(r" \(copy(?: \d+)?\)\Z")
 
 
@@ -654,11 +653,7 @@ class CorsPolicyAdmin(admin.ModelAdmin):
             if pre.covered and not pre.allowed:
                 result.browser_stops = True
         if (not result.browser_stops and method != "OPTIONS") or not result.steps:
-            # The request itself. explain() describes a non-simple method as its preflight;
-            # the middleware's answer to the actual request does not depend on the method
-            # (only preflights check allow_methods), so ask for it with a simple one.
-            simple = method if method in SIMPLE_METHODS else "GET"
-            actual = explain(origin, request_path, simple, None, snapshot=snapshot)
+            actual = explain(origin, request_path, method, snapshot=snapshot, actual=True)
             result.steps.append(self._step("actual", method, origin_headers, actual))
 
         if origin is not None and result.final.reason and not result.allowed:

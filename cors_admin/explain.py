@@ -52,6 +52,7 @@ def explain(
     request_method: str | None = None,
     private_network: bool = False,
     snapshot: PolicySet | None = None,
+    actual: bool = False,
 ) -> Explanation:
     """Evaluate a request against the current snapshot and describe the outcome.
 
@@ -61,6 +62,8 @@ def explain(
     preflight is evaluated (``OPTIONS`` with ``Access-Control-Request-Method:
     <method>``) and its status and headers are reported. ``method="OPTIONS"``
     describes a preflight directly (``request_method`` defaults to GET).
+    ``actual=True`` evaluates the request exactly as described instead, never
+    its preflight: the actual request a browser sends once a preflight passed.
     """
     if isinstance(request_headers, (list, tuple)):
         request_headers = ", ".join(request_headers)
@@ -77,10 +80,11 @@ def explain(
             "the middleware adds no CORS headers",
             status=None,
         )
-    if method == "OPTIONS" and request_method is None and origin is not None:
+    if not actual and method == "OPTIONS" and request_method is None and origin is not None:
         request_method = "GET"
     if (
-        method != "OPTIONS"
+        not actual
+        and method != "OPTIONS"
         and origin is not None
         and (method not in SIMPLE_METHODS or request_headers)
     ):

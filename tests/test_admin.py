@@ -793,6 +793,19 @@ def test_test_page_preflight_with_headers(admin_client: Client, frontend: CorsPo
             "https://app.example.com", "/api/orders/", "PUT", "content-type, authorization"
         ).headers
     )
+    # The request itself, after the preflight: the PUT as sent, never its preflight again.
+    request = result.steps[1]
+    assert request.method == "PUT" and not request.explanation.preflight
+    assert request.explanation.status is None
+    assert request.explanation.headers == {
+        "Access-Control-Allow-Origin": "https://app.example.com",
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": "x-request-id",
+        "Vary": "Origin",
+    }
+    assert request.explanation.headers == (
+        explain("https://app.example.com", "/api/orders/", "PUT", actual=True).headers
+    )
     html = response.content.decode()
     assert "HTTP 204" in html
     assert "Access-Control-Allow-Methods: GET, POST, PUT" in html
