@@ -259,7 +259,12 @@ class TestRequestForm(forms.Form):
     def clean_path(self) -> str:
         path: str = self.cleaned_data["path"].strip()
         if "://" in path:
-            path = urlsplit(path).path or "/"
+            try:
+                path = urlsplit(path).path or "/"
+            except ValueError:  # urlsplit refuses a malformed host, e.g. "http://[x/"
+                raise ValidationError(
+                    _("Enter a path such as /api/orders/, or a full URL."), code="invalid"
+                ) from None
         path = path.split("?", 1)[0].split("#", 1)[0]
         if not path.startswith("/"):
             path = "/" + path

@@ -854,6 +854,11 @@ def test_test_page_accepts_a_full_url_and_flags_bad_input(
     response = test_page(admin_client, origin="https://app.example.com", path="", method="G ET")
     assert response.context["result"] is None
     assert set(response.context["form"].errors) == {"path", "method"}
+    # A URL whose host Python cannot split is a message on the field, not a server error.
+    response = test_page(admin_client, origin="https://app.example.com", path="http://[::1/api/")
+    assert response.status_code == 200
+    assert response.context["result"] is None
+    assert "Enter a path such as /api/orders/" in response.context["form"].errors["path"][0]
 
 
 def test_test_page_sees_disabled_policies_as_absent(
