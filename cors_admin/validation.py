@@ -149,7 +149,7 @@ def validate_path(path: Any, path_type: str) -> str:
     elif path_type == PATH_REGEX:
         try:
             re.compile(path)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a{99999999999}
             raise ValidationError(
                 f"This regular expression does not compile: {exc}.", code="invalid_regex"
             ) from None

@@ -278,6 +278,7 @@ def test_origins_and_origin_entries_together_must_agree(api: APIClient) -> None:
         ({"path": "api/"}, "path", "starts with '/'"),
         ({"path": "/api/?x=1"}, "path", "query string"),
         ({"path": "^/api/(", "path_type": "regex"}, "path", "does not compile"),
+        ({"path": "/a{99999999999}", "path_type": "regex"}, "path", "too large"),
         ({"path_type": "glob"}, "path_type", "not a valid choice"),
         ({"allow_all_origins": True, "allow_credentials": True}, "allow_credentials", "Origin: *"),
         (
