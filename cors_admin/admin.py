@@ -50,7 +50,7 @@ from .forms import (
     CorsPolicyForm,
     TestRequestForm,
 )
-from .models import CorsOrigin, CorsPolicy, PathType, allowing_q
+from .models import POLICY_FIELDS, CorsOrigin, CorsPolicy, PathType, allowing_q
 from .origins import NULL, OriginError, parse_entry
 
 __all__ = ["CorsOriginInline", "CorsPolicyAdmin"]
@@ -72,21 +72,21 @@ class OriginQuery:
     error: str = ""
 
 
+def _typed_origin(value: str) -> str:
+    """The stored form of an origin or entry as typed (a trailing slash is forgiven).
+
+    Raises :class:`~cors_admin.origins.OriginError`.
+    """
+    return parse_entry(value.rstrip("/") if value.count("/") == 3 else value).value
+
+
 def _origin_query(value: str) -> OriginQuery:
-    """Normalize what the operator typed (a trailing slash is forgiven)."""
     query = OriginQuery(typed=value)
     try:
-        query.origin = parse_entry(value.rstrip("/") if value.count("/") == 3 else value).value
+        query.origin = _typed_origin(value)
     except OriginError as exc:
         query.error = str(exc)
     return query
-
-
-def _allowing_q(query: OriginQuery) -> Q:
-    """Policies whose allowlist lets the origin in now, enabled or not (see ``allowing_q``)."""
-    if query.origin is None:
-        return Q(pk__in=[])
-    return allowing_q(query.origin)
 
 
 def _search_terms(search_term: str) -> tuple[list[str], list[OriginQuery]]:
@@ -117,7 +117,7 @@ def _normalized_search_origin(term: str) -> str | None:
     if "://" not in term:
         return None
     try:
-        return parse_entry(term.rstrip("/") if term.count("/") == 3 else term).value
+        return _typed_origin(term)
     except OriginError:
         return None
 
@@ -178,7 +178,6 @@ class CorsOriginInline(admin.TabularInline):
     model = CorsOrigin
     form = CorsOriginForm
     formset = CorsOriginFormSet
-    fields = ("origin", "note", "expires_at")
     extra = 1
     verbose_name = _("allowed origin")
     verbose_name_plural = _("allowed origins")
@@ -383,7 +382,10 @@ class CorsPolicyAdmin(admin.ModelAdmin):
                 Q(name__icontains=term) | Q(path__icontains=term) | Exists(entries.filter(match))
             )
         for query in origin_queries:
-            queryset = queryset.filter(_allowing_q(query))
+            # Policies whose allowlist lets the origin in now, enabled or not; none for a typo.
+            queryset = queryset.filter(
+                Q(pk__in=[]) if query.origin is None else allowing_q(query.origin)
+            )
         return queryset, False
 
     def changelist_view(
@@ -393,40 +395,39 @@ class CorsPolicyAdmin(admin.ModelAdmin):
         context = {
             "cors_origin_queries": origin_queries,
             "cors_test_url": self._test_url(),
-            "cors_can_test": self.has_view_or_change_permission(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
 
     # -- change form ---------------------------------------------------------------
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: CorsPolicy | None = None,
     ) -> HttpResponse:
-        context = {"cors_test_url": self._policy_test_url(object_id), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context=context)
+        if obj is not None and obj.pk is not None:
+            context["cors_test_url"] = self._policy_test_url(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _policy_test_url(self, object_id: str) -> str:
+    def _policy_test_url(self, policy: CorsPolicy) -> str:
         """The test page, prefilled with this policy's path and newest exact origin."""
-        try:
-            policy = CorsPolicy.objects.get(pk=object_id)
-        except (CorsPolicy.DoesNotExist, ValueError, TypeError):
-            return self._test_url()
         params: dict[str, str] = {}
         if policy.path_type != PathType.REGEX:
             params["path"] = policy.path
-        now = timezone.now()
-        for origin in (
-            policy.origins.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        origin = (
+            policy.origins.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
             .exclude(origin__contains="*")
             .exclude(origin=NULL)
             .order_by("-created_at", "-pk")
-            .values_list("origin", flat=True)[:1]
-        ):
+            .values_list("origin", flat=True)
+            .first()
+        )
+        if origin is not None:
             params["origin"] = origin
         if not params:
             return self._test_url()
@@ -527,16 +528,11 @@ class CorsPolicyAdmin(admin.ModelAdmin):
         )
 
     def _duplicate(self, original: CorsPolicy) -> CorsPolicy:
-        skip = {"id", "name", "enabled", "created_at", "updated_at"}
-        values = {
-            f.attname: getattr(original, f.attname)
-            for f in CorsPolicy._meta.concrete_fields
-            if f.name not in skip
-        }
+        values = {name: getattr(original, name) for name in POLICY_FIELDS}
         for key in ("allow_methods", "allow_headers", "expose_headers"):
             values[key] = list(values[key] or [])
-        copy = CorsPolicy(name=self._copy_name(original.name), enabled=False, **values)
-        copy.save()
+        values.update(name=self._copy_name(original.name), enabled=False)
+        copy = CorsPolicy.objects.create(**values)
         CorsOrigin.objects.bulk_create(
             [
                 CorsOrigin(policy=copy, origin=o.origin, note=o.note, expires_at=o.expires_at)
