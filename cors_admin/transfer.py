@@ -212,7 +212,8 @@ def _validate(
             errors[label] = {"non_field_errors": ["Expected an object with the policy's fields."]}
             continue
         raw_name = item.get("name")
-        instance = existing.get(raw_name) if isinstance(raw_name, str) else None
+        # Validated against the stored policy it updates: the name as the serializer trims it.
+        instance = existing.get(raw_name.strip()) if isinstance(raw_name, str) else None
         serializer.instance = instance
         serializer.initial_data = item
         try:
@@ -221,8 +222,6 @@ def _validate(
             errors[label] = exc.detail
             continue
         name = data["name"]
-        if instance is None and name in existing:  # the name needed trimming
-            instance = existing[name]
         if name in seen:
             errors[label] = {"name": [f"'{name}' is also the name of policy {seen[name] + 1}."]}
             continue

@@ -335,6 +335,19 @@ def test_unreadable_documents_are_refused(tmp_path: Path, content: str, message:
     assert not CorsPolicy.objects.exists()
 
 
+def test_a_name_with_spaces_is_validated_against_the_policy_it_updates() -> None:
+    from cors_admin.transfer import ImportFailed, import_policies
+
+    policy_with_origins("https://a.example.com", name="api", allow_credentials=True)
+    with pytest.raises(ImportFailed) as info:
+        import_policies([{"name": " api ", "origins": ["null"]}])
+    assert "cannot be combined with credentials" in str(info.value.errors["policy 1 ( api )"])
+    assert list(CorsOrigin.objects.values_list("origin", flat=True)) == ["https://a.example.com"]
+    result = import_policies([{"name": " api ", "priority": 3}])
+    assert (result.created, result.updated) == ([], ["api"])
+    assert CorsPolicy.objects.get().priority == 3
+
+
 def test_duplicate_names_in_a_file_are_reported() -> None:
     from cors_admin.transfer import ImportFailed, import_policies
 
