@@ -35,6 +35,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -241,17 +242,7 @@ def _refresh_locked(force: bool) -> Exception | None:
         revision, problem = object(), exc
     snapshot = _state.snapshot
     if force or snapshot is None or snapshot.revision != revision:
-        # A rebuild allocates hundreds of thousands of objects without a cycle among
-        # them; the cyclic collector would only walk them again and again meanwhile.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            specs = load_specs()
-            new = compile_policies(specs, now=time.time(), revision=revision, previous=snapshot)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        _install(new)
+        _rebuild(load_specs, revision)
     else:
         _expire_locked()
     return problem
@@ -260,11 +251,25 @@ def _refresh_locked(force: bool) -> Exception | None:
 def _expire_locked() -> None:
     """Recompile from the rows already held when an allowlist entry expired."""
     snapshot = _state.snapshot
-    if snapshot is None or snapshot.valid_until is None:
-        return
-    now = time.time()
-    if now >= snapshot.valid_until:
-        _install(compile_policies(snapshot.specs, now=now, revision=snapshot.revision))
+    if snapshot is not None and snapshot.valid_until is not None:
+        if time.time() >= snapshot.valid_until:
+            _rebuild(lambda: snapshot.specs, snapshot.revision)
+
+
+def _rebuild(specs: Callable[[], Iterable[PolicySpec]], revision: object) -> None:
+    """Compile and install a snapshot, reusing the unchanged policies of the current one."""
+    # A rebuild allocates hundreds of thousands of objects without a cycle among
+    # them; the cyclic collector would only walk them again and again meanwhile.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        new = compile_policies(
+            specs(), now=time.time(), revision=revision, previous=_state.snapshot
+        )
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    _install(new)
 
 
 def _install(snapshot: PolicySet) -> None:
@@ -355,14 +360,12 @@ def load_specs() -> list[PolicySpec]:
         )
         return rows, entries
 
-    if conn.in_atomic_block:
-        rows, entries = _run_query(alias, query)  # the caller's transaction: its view
-    else:
-        with transaction.atomic(using=alias):
-            if conn.vendor == "postgresql":
-                with conn.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            rows, entries = query()
+    outer = conn.in_atomic_block  # the caller's transaction: read its view, in a savepoint
+    with transaction.atomic(using=alias):
+        if not outer and conn.vendor == "postgresql":
+            with conn.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        rows, entries = query()
     by_policy: dict[int, list[OriginSpec]] = {}
     for policy_id, origin, expires_at in entries:
         by_policy.setdefault(policy_id, []).append(
@@ -376,7 +379,8 @@ def load_specs() -> list[PolicySpec]:
                 row[name] = decoded[text]
             except KeyError:
                 row[name] = decoded[text] = _as_tuple(_json_or_none(text))
-    return [spec_from_row(row, by_policy.get(row["id"], ())) for row in rows]
+    # Each row now holds exactly the fields of a PolicySpec but its origins.
+    return [PolicySpec(**row, origins=tuple(by_policy.get(row["id"], ()))) for row in rows]
 
 
 def _json_or_none(text: str | None) -> Any:
@@ -392,25 +396,6 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         return tuple(str(v) for v in value)
     return ()
-
-
-def spec_from_row(row: dict[str, Any], origins: Any = ()) -> PolicySpec:
-    return PolicySpec(
-        id=row.get("id"),
-        name=row["name"],
-        path=row["path"],
-        path_type=row["path_type"],
-        priority=row["priority"],
-        enabled=row["enabled"],
-        allow_all_origins=row["allow_all_origins"],
-        origins=tuple(origins),
-        allow_credentials=row["allow_credentials"],
-        allow_methods=_as_tuple(row["allow_methods"]),
-        allow_headers=_as_tuple(row["allow_headers"]),
-        expose_headers=_as_tuple(row["expose_headers"]),
-        max_age=row["max_age"],
-        allow_private_network=row["allow_private_network"],
-    )
 
 
 # -- the revision -------------------------------------------------------------
