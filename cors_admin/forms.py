@@ -123,46 +123,35 @@ class CorsOriginFormSet(BaseInlineFormSet):
         return rows
 
     def clean(self) -> None:
-        rows = self.final_rows()
-        seen: dict[str, int] = {}
-        for index, (form, origin) in enumerate(rows):
+        seen: dict[str, int] = {}  # origin -> number of the row (as shown) listing it first
+        for form, origin in self.final_rows():
             if origin in seen:
                 form.add_error(
                     "origin",
                     ValidationError(
                         _("%(origin)s is already in this allowlist (row %(row)s)."),
                         code="duplicate_origin",
-                        params={"origin": origin, "row": seen[origin] + 1},
+                        params={"origin": origin, "row": seen[origin]},
                     ),
                 )
             else:
-                seen[origin] = index
+                seen[origin] = self.forms.index(form) + 1
             # Keep Django's own duplicate check in step with the normalized value.
             form.cleaned_data["origin"] = origin
         super().clean()
-        policy = self.instance
-        origins = [origin for _, origin in self.final_rows()]
+        rows = self.final_rows()  # without the duplicates just refused
         try:
-            validate_policy(policy.field_data(), origins)
+            validate_policy(self.instance.field_data(), [origin for _, origin in rows])
         except ValidationError as exc:
-            messages = exc.message_dict.get("origins", []) if hasattr(exc, "error_dict") else []
-            if messages:
-                self._place_origin_errors(messages)
-
-    def _place_origin_errors(self, messages: list[str]) -> None:
-        """Put the allowlist-level messages on the rows they are about (the ``null`` ones)."""
-        placed = False
-        for form, origin in self.final_rows() or []:
-            if origin == NULL:
-                placed = True
-                if not form.errors.get("origin"):
-                    form.add_error("origin", messages)
-        for form in self.forms:
-            # A row that already carries the model's own message for the same rule.
-            if form.errors.get("origin") and getattr(form.instance, "origin", "") == NULL:
-                placed = True
-        if not placed:
-            raise ValidationError(messages)
+            # The allowlist-level rule ('null' with credentials) goes on the 'null' row. Once
+            # the policy exists, CorsOrigin.clean has already put it there (such a row is not
+            # among the rows); this reports it on the add page.
+            messages = exc.message_dict.get("origins", [])
+            null_rows = [form for form, origin in rows if origin == NULL]
+            for form in null_rows:
+                form.add_error("origin", messages)
+            if messages and not null_rows:
+                raise ValidationError(messages) from None
 
 
 class CorsOriginForm(forms.ModelForm):

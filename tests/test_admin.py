@@ -536,6 +536,22 @@ def test_duplicate_rows_after_normalization(admin_client: Client) -> None:
     assert not CorsPolicy.objects.exists()
 
 
+def test_duplicate_row_message_names_the_row_as_shown(admin_client: Client) -> None:
+    """Rows deleted in the same save still count when the message names a row number."""
+    policy = policy_with_origins("https://a.example.com", "https://b.example.com", name="p")
+    a = policy.origins.get(origin="https://a.example.com")
+    data = policy_form_data(
+        policy,
+        origins=[{"id": str(a.pk), "DELETE": "1"}, {"origin": "https://B.example.com"}],
+    )
+    response = admin_client.post(reverse(CHANGE_URL, args=[policy.pk]), data)
+    assert response.status_code == 200
+    errors = inline_errors(response)
+    assert errors[:2] == [{}, {}]
+    assert errors[2]["origin"] == ["https://b.example.com is already in this allowlist (row 2)."]
+    assert policy.origins.count() == 2
+
+
 def test_adding_an_origin_already_listed_on_an_existing_policy(admin_client: Client) -> None:
     policy = policy_with_origins("https://app.example.com", name="p")
     data = policy_form_data(policy, origins=[{"origin": "https://APP.example.com"}])
