@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -644,6 +644,34 @@ def test_disable_action_takes_effect_in_the_snapshot(
     assert len(callbacks) == 1
     after = explain("https://app.example.com", "/api/x")
     assert not after.covered
+
+
+def test_delete_action_bumps_the_revision_and_writes_history(
+    admin_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Django's own "delete selected" goes through BumpingQuerySet.delete()."""
+    a = policy_with_origins("https://app.example.com", name="a", path="/api/")
+    b = CorsPolicyFactory(name="b", path="/b/")
+    CorsPolicyFactory(name="kept", path="/kept/")
+    assert explain("https://app.example.com", "/api/x").allowed
+    drain_pending_bumps()
+    before = cache.read_revision()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin_client.post(
+            changelist_url(),
+            {"action": "delete_selected", "_selected_action": [a.pk, b.pk], "post": "yes"},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert len(callbacks) == 1
+    assert cache.read_revision() > before
+    assert list(CorsPolicy.objects.values_list("name", flat=True)) == ["kept"]
+    assert not CorsOrigin.objects.exists()
+    logs = LogEntry.objects.filter(action_flag=DELETION)
+    assert sorted(int(e.object_id) for e in logs) == [a.pk, b.pk]
+    assert not explain("https://app.example.com", "/api/x").covered
 
 
 def test_duplicate_action(admin_client: Client, django_capture_on_commit_callbacks: Any) -> None:
