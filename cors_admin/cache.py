@@ -83,6 +83,7 @@ class _State:
         self.snapshot: PolicySet | None = None
         self.next_check = 0.0  # time.monotonic() after which the revision is checked
         self.lock = threading.Lock()  # held by the one thread refreshing
+        self.schedule_lock = threading.Lock()  # orders next_check writes with invalidate_local
         self.claimed_until = 0.0  # async callers: one of them owns the due refresh
         self.local_writes = 0  # changes this process committed (see invalidate_local)
         self.local_writes_seen = 0  # ... of which the snapshot is known to include
@@ -100,6 +101,7 @@ def _after_fork_in_child() -> None:
     # the child (that thread does not exist there): start with a fresh one, and check
     # the revision on the first request rather than trusting the parent's schedule.
     _state.lock = threading.Lock()
+    _state.schedule_lock = threading.Lock()
     _state.next_check = 0.0
     _state.claimed_until = 0.0
 
@@ -148,8 +150,9 @@ def current() -> PolicySet | None:
 
 def invalidate_local() -> None:
     """Make this process reload the policies on its next request (after a local change)."""
-    _state.local_writes += 1
-    _state.next_check = 0.0
+    with _state.schedule_lock:
+        _state.local_writes += 1
+        _state.next_check = 0.0
     _state.claimed_until = 0.0
 
 
@@ -197,7 +200,8 @@ def refresh(force: bool = False) -> PolicySet | None:
         if not force and started < state.next_check:
             return state.snapshot  # another thread refreshed while we waited
         force = force or writes != state.local_writes_seen
-        state.next_check = started + max(settings.REFRESH_INTERVAL, 0.0)
+        # next_check stays due until the refresh ends: meanwhile the other threads come
+        # here, and wait for it if this process has a change to serve (see _must_wait).
         try:
             problem = _refresh_locked(force)
         except Exception as exc:
@@ -214,7 +218,8 @@ def refresh(force: bool = False) -> PolicySet | None:
                     state.failures,
                 )
                 state.failures = 0
-        _schedule_expiry_check()
+        finally:
+            _schedule_next_check(started, writes)
         return state.snapshot
     finally:
         state.claimed_until = 0.0
@@ -279,14 +284,17 @@ def _install(snapshot: PolicySet) -> None:
     _state.snapshot = snapshot  # the swap: one reference assignment
 
 
-def _schedule_expiry_check() -> None:
-    """Check no later than the snapshot's earliest expiry, whatever the interval."""
+def _schedule_next_check(started: float, writes: int) -> None:
+    """Schedule the next check one interval after ``started``, and no later than the
+    snapshot's earliest expiry, unless this process committed a change meanwhile."""
+    due = started + max(settings.REFRESH_INTERVAL, 0.0)
     snapshot = _state.snapshot
-    if snapshot is None or snapshot.valid_until is None:
-        return
-    due = time.monotonic() + max(snapshot.valid_until - time.time(), 0.0)
-    if due < _state.next_check:
-        _state.next_check = due
+    if snapshot is not None and snapshot.valid_until is not None:
+        due = min(due, time.monotonic() + max(snapshot.valid_until - time.time(), 0.0))
+    with _state.schedule_lock:
+        if _state.local_writes == writes:
+            _state.next_check = due
+        # else: invalidate_local() left the check due; the refresh may predate that change.
 
 
 def _log_failure(error: Exception, partial: bool = False) -> None:

@@ -921,6 +921,47 @@ def test_one_rebuild_at_a_time_and_the_others_keep_the_old_snapshot(
     assert {o.value for o in new.specs[0].origins} == {A, B}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_waits_for_a_rebuild_another_thread_started_after_its_change(
+    clock: FakeClock, interval: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = policy_with_origins(A)
+    cache.reset()
+    cache.current()
+    CorsOriginFactory(policy=policy, origin=B)  # committed: this process must serve B now
+
+    original = cache.load_specs
+    rebuilding, release = threading.Event(), threading.Event()
+
+    def slow_load() -> Any:
+        rebuilding.set()
+        release.wait(10)
+        return original()
+
+    monkeypatch.setattr(cache, "load_specs", slow_load)
+    results: dict[str, Any] = {}
+
+    def worker(name: str) -> None:
+        try:
+            results[name] = cache.current()
+        finally:
+            connections.close_all()
+
+    rebuilder = threading.Thread(target=worker, args=("rebuilder",))
+    rebuilder.start()
+    assert rebuilding.wait(5)  # another thread took the rebuild that holds B
+    writer = threading.Thread(target=worker, args=("writer",))
+    writer.start()
+    writer.join(0.3)  # it must wait for that rebuild, not answer from the old snapshot
+    release.set()
+    writer.join(5)
+    rebuilder.join(5)
+
+    served = results["writer"]
+    assert served is not None
+    assert {o.value for o in served.specs[0].origins} == {A, B}
+
+
 def test_async_callers_claim_the_due_refresh_once(
     db: Any, clock: FakeClock, interval: float
 ) -> None:
