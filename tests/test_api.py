@@ -3,12 +3,15 @@ pagination, history (LogEntry), and the check/ endpoint agreeing with the middle
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -536,6 +539,72 @@ def test_list_makes_a_fixed_number_of_queries(
         response = api.get(LIST)
     assert response.json()["count"] == 30
     assert len(response.json()["results"][29]["origins"]) == 2
+
+
+def _write_while_another_transaction_changes(
+    pk: int, other: dict[str, Any], method: str, body: dict[str, Any], user: Any
+) -> Any:
+    """``method`` on the policy while another transaction, which locked the row first,
+    changes ``other``: the API's write waits for it and must see what it wrote."""
+    locked, response = threading.Event(), {}
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                CorsPolicy.objects.select_for_update().filter(pk=pk).first()
+                locked.set()
+                deadline = time.monotonic() + 10
+                with connection.cursor() as cursor:
+                    while time.monotonic() < deadline:  # until the API's request waits
+                        cursor.execute("SELECT pg_stat_clear_snapshot()")  # fresh each time
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.01)
+                CorsPolicy.objects.filter(pk=pk).update(**other)
+        finally:
+            connections.close_all()
+
+    def writer() -> None:
+        try:
+            client = APIClient()
+            client.force_authenticate(user)
+            response["r"] = getattr(client, method)(detail(pk), body, format="json")
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert locked.wait(10)
+    second = threading.Thread(target=writer)
+    second.start()
+    first.join(20)
+    second.join(20)
+    return response["r"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writes_to_one_policy_see_each_other(admin_user: Any) -> None:
+    policy = policy_with_origins("https://a.example.com", name="api", description="old")
+    # A field the other transaction changed is not written back with its old value ...
+    response = _write_while_another_transaction_changes(
+        policy.pk, {"description": "new"}, "patch", {"priority": 5}, admin_user
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["description"] == "new"
+    policy.refresh_from_db()
+    assert (policy.description, policy.priority) == ("new", 5)
+    # ... and the write is validated against what the other transaction wrote.
+    response = _write_while_another_transaction_changes(
+        policy.pk, {"allow_credentials": True}, "patch", {"origins": ["null"]}, admin_user
+    )
+    assert response.status_code == 400
+    assert "cannot be combined with credentials" in response.json()["origins"][0]
+    assert list(policy.origins.values_list("origin", flat=True)) == ["https://a.example.com"]
 
 
 # -- history -------------------------------------------------------------------------------

@@ -420,8 +420,6 @@ class CorsPolicySerializer(serializers.ModelSerializer):
     def update(self, instance: CorsPolicy, validated_data: dict[str, Any]) -> CorsPolicy:
         entries = validated_data.pop("_entries", None)
         with transaction.atomic(using=_db()):
-            # Concurrent writes to one policy take turns (a row lock where the database has one).
-            CorsPolicy.objects.select_for_update().filter(pk=instance.pk).values_list("pk").first()
             before = instance.field_data()
             for field, value in validated_data.items():
                 setattr(instance, field, value)

@@ -31,6 +31,11 @@ from .serializers import CheckRequestSerializer, CheckResponseSerializer, CorsPo
 __all__ = ["CheckView", "PolicyViewSet", "log_change"]
 
 ADDITION, CHANGE, DELETION = 1, 2, 3  # django.contrib.admin.models action flags
+_WRITES_TO_ONE = {"update", "partial_update", "destroy"}
+
+
+def _write_transaction() -> transaction.Atomic:
+    return transaction.atomic(using=router.db_for_write(CorsPolicy))
 
 
 def log_change(user: Any, obj: CorsPolicy, action_flag: int, message: Any = "") -> None:
@@ -136,25 +141,42 @@ class PolicyViewSet(viewsets.ModelViewSet):
     parser_classes = [JSONParser]
     # Any segment reaches the view, so a malformed id gets DRF's JSON 404, not an HTML page.
     lookup_value_regex = "[^/]+"
-    queryset = CorsPolicy.objects.all()
+    queryset = CorsPolicy.objects.prefetch_related("origins")
 
     def get_queryset(self) -> Any:
-        return CorsPolicy.objects.prefetch_related("origins").order_by("priority", "name")
+        queryset = super().get_queryset()
+        if self.action in _WRITES_TO_ONE:
+            # Concurrent writes to one policy take turns: each reads (and validates against)
+            # what the previous one committed.
+            queryset = queryset.select_for_update()
+        return queryset
+
+    # Reading the policy, validating, writing it with its allowlist and recording the change
+    # in the admin's history make one transaction: an error rolls all of it back.
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with _write_transaction():
+            return super().create(request, *args, **kwargs)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with _write_transaction():  # partial_update too
+            return super().update(request, *args, **kwargs)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with _write_transaction():
+            return super().destroy(request, *args, **kwargs)
 
     def perform_create(self, serializer: Any) -> None:
-        with transaction.atomic(using=router.db_for_write(CorsPolicy)):
-            instance = serializer.save()
-            log_change(self.request.user, instance, ADDITION, serializer.change_message)
+        instance = serializer.save()
+        log_change(self.request.user, instance, ADDITION, serializer.change_message)
 
     def perform_update(self, serializer: Any) -> None:
-        with transaction.atomic(using=router.db_for_write(CorsPolicy)):
-            instance = serializer.save()
-            log_change(self.request.user, instance, CHANGE, serializer.change_message)
+        instance = serializer.save()
+        log_change(self.request.user, instance, CHANGE, serializer.change_message)
 
     def perform_destroy(self, instance: CorsPolicy) -> None:
-        with transaction.atomic(using=router.db_for_write(CorsPolicy)):
-            log_change(self.request.user, instance, DELETION, "")
-            instance.delete()
+        log_change(self.request.user, instance, DELETION, "")
+        instance.delete()
 
 
 class CheckView(APIView):
