@@ -247,6 +247,11 @@ def _refresh_locked(force: bool) -> Exception | None:
         revision, problem = object(), exc
     snapshot = _state.snapshot
     if force or snapshot is None or snapshot.revision != revision:
+        if _has_pending_bump(connections[_alias()]):
+            # Read inside a transaction holding uncommitted changes of ours: if it rolls
+            # back, no bump will tell. A revision no read matches makes the next check
+            # rebuild from what is committed by then.
+            revision = object()
         _rebuild(load_specs, revision)
     else:
         _expire_locked()
@@ -485,6 +490,13 @@ def _bump_after_commit(using: str) -> None:
         )
 
 
+def _has_pending_bump(conn: Any) -> bool:
+    """Whether ``conn`` is in a transaction with a change of ours not committed yet."""
+    return bool(conn.in_atomic_block) and any(
+        getattr(entry[1], "_cors_admin_bump", False) for entry in conn.run_on_commit
+    )
+
+
 def schedule_bump(using: str | None = None) -> None:
     """Bump the revision once the current transaction on ``using`` commits (now if none).
 
@@ -492,14 +504,11 @@ def schedule_bump(using: str | None = None) -> None:
     transaction bumps nothing: Django drops its ``on_commit`` callbacks.
     """
     using = using or DEFAULT_DB_ALIAS
-    conn = transaction.get_connection(using)
-    if conn.in_atomic_block:
-        # A pending bump covers this change too: Django drops a callback only when a
-        # savepoint that was open at its registration is rolled back, which can happen
-        # only while that savepoint is still open, and then this change goes with it.
-        for entry in conn.run_on_commit:
-            if getattr(entry[1], "_cors_admin_bump", False):
-                return
+    # A pending bump covers this change too: Django drops a callback only when a
+    # savepoint that was open at its registration is rolled back, which can happen
+    # only while that savepoint is still open, and then this change goes with it.
+    if _has_pending_bump(transaction.get_connection(using)):
+        return
 
     def callback() -> None:
         _bump_after_commit(using)

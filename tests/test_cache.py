@@ -292,6 +292,28 @@ def test_rollback_never_bumps_nor_shows(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_snapshot_loaded_inside_a_rolled_back_change_does_not_outlive_the_interval(
+    client: Client, clock: FakeClock, interval: float
+) -> None:
+    policy = policy_with_origins(A)
+    cache.reset()
+    before = revision_row()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        CorsOriginFactory(policy=policy, origin=B)
+        # The process's first load happens inside the writing transaction (explain() in a
+        # script, say): it reads the transaction's own view, B included.
+        inside = cache.current()
+        assert inside is not None and B in {o.value for o in inside.specs[0].origins}
+        raise RuntimeError("operator cancelled")
+
+    assert revision_row() == before  # the revision did not move: only a rebuild drops B
+    clock.advance(interval)
+    assert acao(get(client, B)) is None
+    assert acao(get(client, A)) == A
+
+
+@pytest.mark.django_db(transaction=True)
 def test_rolled_back_savepoint_inside_a_committed_transaction(
     client: Client, interval: float
 ) -> None:
