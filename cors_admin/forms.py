@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
@@ -122,10 +122,32 @@ class CorsOriginFormSet(BaseInlineFormSet):
                 rows.append((form, origin))
         return rows
 
+    def saved_meanwhile(self) -> set[str]:
+        """Origins of this policy stored since the page was loaded (rows it does not show).
+
+        Django checks the (policy, origin) constraint only among the submitted rows
+        (each row's own check leaves the inline's foreign key out), so without this
+        a row repeating one of them would fail at save with an IntegrityError.
+        """
+        if self.instance.pk is None:
+            return set()
+        shown = [form.instance.pk for form in self.initial_forms if form.instance.pk is not None]
+        return set(self.instance.origins.exclude(pk__in=shown).values_list("origin", flat=True))
+
     def clean(self) -> None:
+        meanwhile = self.saved_meanwhile()
         seen: dict[str, int] = {}  # origin -> number of the row (as shown) listing it first
         for form, origin in self.final_rows():
-            if origin in seen:
+            if origin in meanwhile:
+                form.add_error(
+                    "origin",
+                    ValidationError(
+                        _("%(origin)s is already in this allowlist."),
+                        code="duplicate_origin",
+                        params={"origin": origin},
+                    ),
+                )
+            elif origin in seen:
                 form.add_error(
                     "origin",
                     ValidationError(
@@ -164,24 +186,6 @@ class CorsOriginForm(forms.ModelForm):
             ),
             "note": forms.TextInput(attrs={"size": 30}),
         }
-
-    def _update_errors(self, errors: ValidationError) -> None:
-        # The unique (policy, origin) constraint reports a form-wide error; put it on the row.
-        if hasattr(errors, "error_dict") and NON_FIELD_ERRORS in errors.error_dict:
-            general = errors.error_dict[NON_FIELD_ERRORS]
-            duplicate = [e for e in general if e.code in ("unique", "unique_together")]
-            if duplicate:
-                errors.error_dict[NON_FIELD_ERRORS] = [e for e in general if e not in duplicate]
-                if not errors.error_dict[NON_FIELD_ERRORS]:
-                    del errors.error_dict[NON_FIELD_ERRORS]
-                errors.error_dict.setdefault("origin", []).append(
-                    ValidationError(
-                        _("%(origin)s is already in this allowlist."),
-                        code="duplicate_origin",
-                        params={"origin": getattr(self.instance, "origin", "")},
-                    )
-                )
-        super()._update_errors(errors)  # type: ignore[misc]
 
 
 METHOD_CHOICES = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

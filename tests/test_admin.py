@@ -552,6 +552,20 @@ def test_duplicate_row_message_names_the_row_as_shown(admin_client: Client) -> N
     assert policy.origins.count() == 2
 
 
+def test_an_origin_another_operator_saved_meanwhile(admin_client: Client) -> None:
+    """A stale page adding an origin stored since it loaded: a message on the row, not a 500."""
+    policy = policy_with_origins("https://app.example.com", name="p")
+    data = policy_form_data(policy, origins=[{"origin": "HTTPS://New.example.com"}])
+    CorsOriginFactory(policy=policy, origin="https://new.example.com")  # the other save
+    response = admin_client.post(reverse(CHANGE_URL, args=[policy.pk]), data)
+    assert response.status_code == 200
+    errors = inline_errors(response)
+    assert errors[0] == {}
+    assert errors[1]["origin"] == ["https://new.example.com is already in this allowlist."]
+    assert policy.origins.count() == 2
+    assert 'value="HTTPS://New.example.com"' in response.content.decode()  # what was typed
+
+
 def test_adding_an_origin_already_listed_on_an_existing_policy(admin_client: Client) -> None:
     policy = policy_with_origins("https://app.example.com", name="p")
     data = policy_form_data(policy, origins=[{"origin": "https://APP.example.com"}])
