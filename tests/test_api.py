@@ -13,6 +13,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -605,6 +606,51 @@ def test_concurrent_writes_to_one_policy_see_each_other(admin_user: Any) -> None
     assert response.status_code == 400
     assert "cannot be combined with credentials" in response.json()["origins"][0]
     assert list(policy.origins.values_list("origin", flat=True)) == ["https://a.example.com"]
+
+
+_READS_ENTRIES_OF_POLICIES = (
+    'FROM "cors_admin_corsorigin" WHERE "cors_admin_corsorigin"."policy_id"'
+)
+
+
+def _queries(api: APIClient, n: int) -> dict[str, tuple[int, int]]:
+    """(queries, reads of the allowlist) of each kind of request, for a policy of n origins."""
+    policy = policy_with_origins(*[f"https://a{i}.n{n}.example" for i in range(n)], name=f"p{n}")
+    new = [f"https://b{i}.n{n}.example" for i in range(n)]
+    requests = {
+        "retrieve": lambda: api.get(detail(policy.pk)),
+        "patch": lambda: api.patch(detail(policy.pk), {"priority": 5}, format="json"),
+        "patch origins": lambda: api.patch(detail(policy.pk), {"origins": new}, format="json"),
+        "put": lambda: api.put(
+            detail(policy.pk),
+            {"name": f"p{n}", "path": "/v2/", "origins": [f"https://c.n{n}.example"]},
+            format="json",
+        ),
+        "create": lambda: api.post(LIST, {"name": f"q{n}", "origins": new}, format="json"),
+    }
+    counts = {}
+    for kind, request in requests.items():
+        with CaptureQueriesContext(connection) as queries:
+            response = request()
+        assert response.status_code in (200, 201), response.json()
+        entry_reads = [q for q in queries if _READS_ENTRIES_OF_POLICIES in q["sql"]]
+        counts[kind] = (len(queries), len(entry_reads))
+    return counts
+
+
+def test_reads_and_writes_make_a_fixed_number_of_queries(api: APIClient) -> None:
+    api.get(LIST)  # loads the middleware's snapshot
+    _queries(api, 0)  # and the content type of the history entries
+    small, large = _queries(api, 1), _queries(api, 25)
+    assert small == large
+    # The allowlist is read once to answer (on writes: once more, under the row lock, before).
+    assert {kind: reads for kind, (_, reads) in large.items()} == {
+        "retrieve": 1,
+        "patch": 2,
+        "patch origins": 2,
+        "put": 2,
+        "create": 1,
+    }
 
 
 # -- history -------------------------------------------------------------------------------

@@ -302,6 +302,13 @@ class CorsPolicySerializer(serializers.ModelSerializer):
 
     # -- representation ---------------------------------------------------------
 
+    def to_representation(self, instance: CorsPolicy) -> Any:
+        # origins, origin_entries and warnings all read the allowlist: one query for the three
+        # (none when a list view or the exporter fetched it already).
+        if instance.pk is not None and getattr(instance, "_cors_entries", None) is None:
+            models.prefetch_related_objects([instance], "origins")
+        return super().to_representation(instance)
+
     def get_warnings(self, instance: CorsPolicy) -> list[str]:
         entries = _entries_of(instance)
         return policy_warnings(
@@ -430,8 +437,9 @@ class CorsPolicySerializer(serializers.ModelSerializer):
             if changed:
                 message.append({"changed": {"fields": [_label(CorsPolicy, f) for f in changed]}})
             if entries is not None:
-                existing = list(CorsOrigin.objects.filter(policy=instance))
-                created, updated, deleted = write_entries(instance, entries, existing=existing)
+                created, updated, deleted = write_entries(
+                    instance, entries, existing=_entries_of(instance)
+                )
                 name = str(CorsOrigin._meta.verbose_name)
                 message.extend({"added": {"name": name, "object": o}} for o in created)
                 message.extend(
