@@ -230,9 +230,14 @@ def _refresh_locked(force: bool) -> Exception | None:
     """Refresh; raise if nothing could be done, return the error of a step that failed
     without stopping the rest (a retried bump, or the revision when ``force``)."""
     problem: Exception | None = None
-    if _state.pending_bump is not None:
+    pending = _state.pending_bump
+    # Not inside a caller's transaction (database revision): its rollback would undo
+    # the bump after we forgot it, and a failed UPDATE there would break that transaction.
+    if pending is not None and (
+        settings.REVISION_CACHE or not transaction.get_connection(pending).in_atomic_block
+    ):
         try:  # other processes learn of a change of ours late, but not never
-            _bump_shared(_state.pending_bump)
+            _bump_shared(pending)
             _state.pending_bump = None
         except Exception as exc:
             problem = exc

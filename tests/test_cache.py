@@ -816,6 +816,28 @@ def test_a_change_committed_while_the_revision_row_is_unreachable(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_retried_bump_is_not_lost_with_a_transaction_that_rolls_back(
+    client: Client, interval: float, clock: FakeClock, broken_revision_table: Any
+) -> None:
+    policy = policy_with_origins(A)
+    cache.reset()
+    get(client, A)
+    before = revision_row()
+    broken_revision_table()
+    CorsOriginFactory(policy=policy, origin=B)  # committed; the bump after it fails
+    broken_revision_table.repair()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert B in {o.value for o in cache.current().specs[0].origins}  # type: ignore[union-attr]
+        raise RuntimeError("the caller's transaction rolls back")
+
+    assert revision_row() == before  # not retried inside it ...
+    clock.advance(interval)
+    assert acao(get(client, B)) == B
+    assert revision_row() == before + 1  # ... but at the next check outside one
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_change_committed_while_redis_is_unreachable(
     client: Client,
     interval: float,
