@@ -90,6 +90,7 @@ class _State:
         self.pending_bump: str | None = None  # a bump that failed after its commit: retried
         self.last_error_log = float("-inf")
         self.failures = 0  # refreshes failed in a row
+        self.failure_logged = False  # ... and one of them was logged: log the recovery
         self.rebuilds = 0  # how many snapshots this process compiled (for tests and ops)
 
 
@@ -165,6 +166,7 @@ def reset() -> None:
         _state.local_writes_seen = _state.local_writes
         _state.last_error_log = float("-inf")
         _state.failures = 0
+        _state.failure_logged = False
         _state.pending_bump = None
 
 
@@ -213,11 +215,13 @@ def refresh(force: bool = False) -> PolicySet | None:
             if problem is not None:
                 _log_failure(problem, partial=True)
             elif state.failures:
-                logger.warning(
-                    "cors_admin: CORS policies refreshed again after %d failed attempt(s)",
-                    state.failures,
-                )
+                if state.failure_logged:  # a flapping source: as rate-limited as its errors
+                    logger.warning(
+                        "cors_admin: CORS policies refreshed again after %d failed attempt(s)",
+                        state.failures,
+                    )
                 state.failures = 0
+                state.failure_logged = False
         finally:
             _schedule_next_check(started, writes)
         return state.snapshot
@@ -312,6 +316,7 @@ def _log_failure(error: Exception, partial: bool = False) -> None:
     now = time.monotonic()
     if now - _state.last_error_log >= settings.ERROR_LOG_INTERVAL:
         _state.last_error_log = now
+        _state.failure_logged = True
         if partial:
             what = (
                 "this process reloaded its own change, but the shared revision could not be "

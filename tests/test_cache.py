@@ -709,6 +709,42 @@ def test_database_errors_after_warm_up_keep_the_snapshot(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_flapping_database_logs_one_error_and_one_recovery_per_log_interval(
+    client: Client,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    broken_revision_table: Any,
+    clock: FakeClock,
+) -> None:
+    settings.CORS_ADMIN_REFRESH_INTERVAL = 1
+    settings.CORS_ADMIN_ERROR_LOG_INTERVAL = 60
+    policy_with_origins(A)
+    cache.reset()
+    assert acao(get(client, A)) == A
+    caplog.set_level(logging.INFO, logger="cors_admin")
+
+    for _ in range(5):  # down one second, up the next
+        broken_revision_table()
+        clock.advance(1)
+        assert acao(get(client, A)) == A
+        broken_revision_table.repair()
+        clock.advance(1)
+        assert acao(get(client, A)) == A
+    assert len(refresh_errors(caplog)) == 1
+    assert len(recoveries(caplog)) == 1
+
+    clock.advance(60)  # the next failure is logged again, and so is its recovery
+    broken_revision_table()
+    clock.advance(1)
+    get(client, A)
+    broken_revision_table.repair()
+    clock.advance(1)
+    get(client, A)
+    assert len(refresh_errors(caplog)) == 2
+    assert len(recoveries(caplog)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_no_snapshot_and_no_database_means_no_cors_headers_then_retry(
     settings: Any,
     broken_revision_table: Any,
