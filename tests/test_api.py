@@ -514,6 +514,9 @@ def test_search_by_name_and_path(api: APIClient) -> None:
     assert names(api.get(LIST, {"search": "partner"})) == ["partner-portal"]
     assert names(api.get(LIST, {"search": "/api/v2"})) == ["spa"]
     assert names(api.get(LIST, {"search": "nothing"})) == []
+    refused = api.get(LIST, {"search": "a\x00b"})
+    assert refused.status_code == 400
+    assert refused.json() == {"search": ["Null characters are not allowed."]}
 
 
 def test_ordering_and_pagination(api: APIClient) -> None:

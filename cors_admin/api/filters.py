@@ -7,12 +7,12 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
-from rest_framework.filters import BaseFilterBackend
+from rest_framework.filters import BaseFilterBackend, SearchFilter
 from rest_framework.request import Request
 
 from ..models import CorsPolicy, allowing_q
 
-__all__ = ["PolicyFilter", "policies_allowing"]
+__all__ = ["PolicyFilter", "PolicySearchFilter", "policies_allowing"]
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -77,3 +77,14 @@ class PolicyFilter(BaseFilterBackend):
                 "schema": {"type": "string"},
             },
         ]
+
+
+class PolicySearchFilter(SearchFilter):
+    """DRF's ``?search=``, with a refused term (a NUL character) reported under ``search``
+    like every other error, not as a bare list."""
+
+    def get_search_terms(self, request: Request) -> Any:
+        try:
+            return super().get_search_terms(request)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.search_param: exc.detail}) from None

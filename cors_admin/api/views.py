@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, viewsets
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from ..explain import explain
 from ..models import CorsPolicy
-from .filters import PolicyFilter
+from .filters import PolicyFilter, PolicySearchFilter
 from .permissions import CanViewPolicies, IsStaff, PolicyModelPermissions
 from .serializers import CheckRequestSerializer, CheckResponseSerializer, CorsPolicySerializer
 
@@ -134,7 +134,7 @@ class PolicyViewSet(viewsets.ModelViewSet):
 
     serializer_class = CorsPolicySerializer
     permission_classes = [IsStaff, PolicyModelPermissions]
-    filter_backends = [PolicyFilter, SearchFilter, OrderingFilter]
+    filter_backends = [PolicyFilter, PolicySearchFilter, OrderingFilter]
     search_fields = ["name", "path"]
     ordering_fields = ["priority", "name", "path", "created_at", "updated_at", "id"]
     ordering = ["priority", "name"]
