@@ -5,32 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend, SearchFilter
 from rest_framework.request import Request
 
-from ..models import CorsPolicy, allowing_q
-
-__all__ = ["PolicyFilter", "PolicySearchFilter", "policies_allowing"]
+__all__ = ["PolicyFilter", "PolicySearchFilter"]
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-
-
-def policies_allowing(origin: str, queryset: QuerySet[CorsPolicy]) -> QuerySet[CorsPolicy]:
-    """The policies in ``queryset`` whose allowlist lets ``origin`` in.
-
-    ``origin`` is an Origin value (``https://app.example.com``, ``null``); it is
-    normalized first, so ``HTTPS://App.Example.COM:443`` works too. Exact
-    entries, subdomain and port wildcards, ``null`` (never with credentials) and
-    allow-all policies count; expired entries match nothing. Disabled policies
-    are judged as if they were enabled (combine with ``?enabled=true`` for the
-    live ones). A wildcard pattern such as ``https://*.example.com`` finds the
-    policies that list that very entry, or allow all origins. See
-    :func:`cors_admin.models.allowing_q`.
-    """
-    return queryset.filter(allowing_q(origin))
 
 
 def _parse_bool(value: str) -> bool:
@@ -43,7 +25,13 @@ def _parse_bool(value: str) -> bool:
 
 
 class PolicyFilter(BaseFilterBackend):
-    """``?enabled=true|false`` and ``?origin=<origin>``."""
+    """``?enabled=true|false`` and ``?origin=<origin>``.
+
+    ``?origin=`` keeps the policies whose allowlist lets the origin in, as
+    :meth:`CorsPolicy.objects.allowing() <cors_admin.models.CorsPolicyQuerySet.allowing>`
+    (and the admin's search) decide it; disabled policies are judged as if they were
+    enabled (combine with ``?enabled=true`` for the live ones).
+    """
 
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
         params = request.query_params
@@ -53,7 +41,7 @@ class PolicyFilter(BaseFilterBackend):
         origin = params.get("origin")
         if origin is not None and origin != "":
             try:
-                queryset = policies_allowing(origin, queryset)
+                queryset = queryset.allowing(origin)
             except DjangoValidationError as exc:
                 raise serializers.ValidationError({"origin": exc.messages}) from None
         return queryset
