@@ -25,8 +25,13 @@ from django.db import router, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from .api.serializers import POLICY_FIELDS, CorsPolicySerializer, entry_changes
-from .models import CorsOrigin, CorsPolicy
+from .api.serializers import (
+    CorsPolicySerializer,
+    EntryChanges,
+    entry_changes,
+    save_entry_changes,
+)
+from .models import POLICY_FIELDS, CorsOrigin, CorsPolicy
 
 __all__ = [
     "FORMAT",
@@ -138,6 +143,8 @@ class _Planned:
     instance: CorsPolicy | None
     fields: dict[str, Any]
     entries: list[dict[str, Any]] | None
+    #: For a stored policy whose file entry lists its allowlist: the writes that make it so.
+    entry_changes: EntryChanges | None = None
 
 
 def _label(index: int, item: Any) -> str:
@@ -170,21 +177,22 @@ def import_policies(
         now = timezone.now()
         to_create: list[_Planned] = []
         to_update: list[tuple[_Planned, list[str]]] = []
-        entry_work: list[_Planned] = []
         for plan in plans:
             if plan.instance is None:
                 to_create.append(plan)
                 result.created.append(plan.name)
                 continue
             changed = [f for f, v in plan.fields.items() if getattr(plan.instance, f) != v]
-            entries_changed = plan.entries is not None and _entries_differ(
-                plan.instance, plan.entries
-            )
-            if changed or entries_changed:
+            if plan.entries is not None:
+                plan.entry_changes = entry_changes(
+                    plan.instance.pk,
+                    plan.instance._cors_entries,  # type: ignore[attr-defined]
+                    plan.entries,
+                    now,
+                )
+            if changed or plan.entry_changes:
                 to_update.append((plan, changed))
                 result.updated.append(plan.name)
-                if entries_changed:
-                    entry_work.append(plan)
             else:
                 result.unchanged.append(plan.name)
         if prune:
@@ -192,7 +200,7 @@ def import_policies(
             result.deleted = sorted(n for n in existing if n not in wanted)
 
         if not dry_run:
-            _write(using, now, existing, to_create, to_update, entry_work, result.deleted)
+            _write(using, now, existing, to_create, to_update, result.deleted)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -232,24 +240,15 @@ def _validate(
     return plans, errors
 
 
-def _entries_differ(policy: CorsPolicy, wanted: list[dict[str, Any]]) -> bool:
-    stored = {e.origin: e for e in policy._cors_entries}  # type: ignore[attr-defined]
-    if set(stored) != {w["origin"] for w in wanted}:
-        return True
-    return any(entry_changes(stored[w["origin"]], w) for w in wanted)
-
-
 def _write(
     using: str,
     now: Any,
     existing: Mapping[str, CorsPolicy],
     to_create: list[_Planned],
     to_update: list[tuple[_Planned, list[str]]],
-    entry_work: list[_Planned],
     deleted: list[str],
 ) -> None:
     policies = CorsPolicy.objects.using(using)
-    origins = CorsOrigin.objects.using(using)
 
     if deleted:
         ids = [existing[name].pk for name in deleted]
@@ -280,46 +279,9 @@ def _write(
             updated_policies, [*sorted(changed_fields), "updated_at"], batch_size=_CHUNK
         )
 
-    create_entries: list[CorsOrigin] = []
-    update_entries: list[CorsOrigin] = []
-    delete_entries: list[int] = []
-    for plan, policy in zip(to_create, new_policies, strict=True):
-        for w in plan.entries or ():
-            create_entries.append(
-                CorsOrigin(
-                    policy_id=policy.pk,
-                    origin=w["origin"],
-                    note=w.get("note") or "",
-                    expires_at=w.get("expires_at"),
-                )
-            )
-    for plan in entry_work:
-        instance = plan.instance
-        assert instance is not None and plan.entries is not None
-        stored = {e.origin: e for e in instance._cors_entries}  # type: ignore[attr-defined]
-        wanted = {w["origin"]: w for w in plan.entries}
-        delete_entries.extend(e.pk for o, e in stored.items() if o not in wanted)
-        for origin, w in wanted.items():
-            entry = stored.get(origin)
-            if entry is None:
-                create_entries.append(
-                    CorsOrigin(
-                        policy_id=instance.pk,
-                        origin=origin,
-                        note=w.get("note") or "",
-                        expires_at=w.get("expires_at"),
-                    )
-                )
-            elif entry_changes(entry, w):
-                if "note" in w:
-                    entry.note = w["note"] or ""
-                if "expires_at" in w:
-                    entry.expires_at = w["expires_at"]
-                entry.updated_at = now
-                update_entries.append(entry)
-    for chunk in _chunks(delete_entries):
-        origins.filter(pk__in=chunk).delete()
-    if create_entries:
-        origins.bulk_create(create_entries, batch_size=_CHUNK)
-    if update_entries:
-        origins.bulk_update(update_entries, ["note", "expires_at", "updated_at"], batch_size=_CHUNK)
+    changes = [
+        entry_changes(policy.pk, [], plan.entries or [], now)
+        for plan, policy in zip(to_create, new_policies, strict=True)
+    ]
+    changes.extend(plan.entry_changes for plan, _ in to_update if plan.entry_changes)
+    save_entry_changes(changes, using, batch_size=_CHUNK)

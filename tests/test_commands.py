@@ -273,6 +273,28 @@ def test_import_updates_what_differs_and_keeps_entry_notes(tmp_path: Path) -> No
     assert not CorsPolicy.objects.filter(name="untouched").exists()
 
 
+def test_import_replaces_an_allowlist_entry_by_entry() -> None:
+    from cors_admin.transfer import import_policies
+
+    policy = policy_with_origins("https://a.example.com", "https://b.example.com", name="a")
+    CorsOrigin.objects.filter(policy=policy).update(note="kept")
+    expires = "2030-01-02T03:04:05Z"
+    item = {
+        "name": "a",
+        "origin_entries": [
+            {"origin": "https://a.example.com", "expires_at": expires},
+            {"origin": "https://c.example.com", "note": "new"},
+        ],
+    }
+    assert import_policies([item]).updated == ["a"]
+    entries = {e.origin: e for e in CorsOrigin.objects.filter(policy=policy)}
+    assert set(entries) == {"https://a.example.com", "https://c.example.com"}
+    assert entries["https://a.example.com"].note == "kept"  # omitted: kept
+    assert entries["https://a.example.com"].expires_at.isoformat() == "2030-01-02T03:04:05+00:00"
+    assert entries["https://c.example.com"].note == "new"
+    assert import_policies([item]).unchanged == ["a"]
+
+
 def test_import_dry_run_writes_nothing(
     tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:

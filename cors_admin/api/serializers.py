@@ -19,6 +19,7 @@ field the client sent.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -44,13 +45,14 @@ from ..validation import (
 from ..validation import validate_path as check_path
 
 __all__ = [
-    "POLICY_FIELDS",
     "CheckRequestSerializer",
     "CheckResponseSerializer",
     "CorsPolicySerializer",
+    "EntryChanges",
     "OriginEntrySerializer",
     "entry_changes",
     "origin_entry_data",
+    "save_entry_changes",
 ]
 
 
@@ -417,11 +419,7 @@ class CorsPolicySerializer(serializers.ModelSerializer):
         entries = validated_data.pop("_entries", None) or []
         with transaction.atomic(using=_db()):
             policy = CorsPolicy.objects.create(**validated_data)
-            created, _, _ = write_entries(policy, entries, existing=[])
-        self.change_message = [{"added": {}}]
-        self.change_message.extend(
-            {"added": {"name": str(CorsOrigin._meta.verbose_name), "object": o}} for o in created
-        )
+            self.change_message = [{"added": {}}, *write_entries(policy, entries, existing=[])]
         return policy
 
     def update(self, instance: CorsPolicy, validated_data: dict[str, Any]) -> CorsPolicy:
@@ -437,17 +435,9 @@ class CorsPolicySerializer(serializers.ModelSerializer):
             if changed:
                 message.append({"changed": {"fields": [_label(CorsPolicy, f) for f in changed]}})
             if entries is not None:
-                created, updated, deleted = write_entries(
-                    instance, entries, existing=_entries_of(instance)
-                )
-                name = str(CorsOrigin._meta.verbose_name)
-                message.extend({"added": {"name": name, "object": o}} for o in created)
-                message.extend(
-                    {"changed": {"name": name, "object": o, "fields": fields}}
-                    for o, fields in updated
-                )
-                message.extend({"deleted": {"name": name, "object": o}} for o in deleted)
-                if (created or updated or deleted) and not changed:
+                entry_message = write_entries(instance, entries, existing=_entries_of(instance))
+                message.extend(entry_message)
+                if entry_message and not changed:
                     instance.save(update_fields=["updated_at"])
         if hasattr(instance, "_prefetched_objects_cache"):
             instance._prefetched_objects_cache.clear()
@@ -487,7 +477,7 @@ def _per_item_errors(exc: DjangoValidationError) -> Any:
     return per_item
 
 
-def entry_changes(stored: CorsOrigin, wanted: Mapping[str, Any]) -> list[str]:
+def _changed_fields(stored: CorsOrigin, wanted: Mapping[str, Any]) -> list[str]:
     """Which of note/expiry an entry that stays must change (missing keys keep the value)."""
     fields: list[str] = []
     if "note" in wanted and (wanted["note"] or "") != stored.note:
@@ -497,55 +487,95 @@ def entry_changes(stored: CorsOrigin, wanted: Mapping[str, Any]) -> list[str]:
     return fields
 
 
-def write_entries(
-    policy: CorsPolicy,
-    wanted: Sequence[Mapping[str, Any]],
-    existing: Iterable[CorsOrigin],
-) -> tuple[list[str], list[tuple[str, list[str]]], list[str]]:
-    """Make ``policy``'s allowlist equal ``wanted`` with bulk writes.
+@dataclasses.dataclass
+class EntryChanges:
+    """The writes that make a policy's stored allowlist equal a wanted one."""
 
-    Returns (created origins, [(updated origin, changed field labels)], deleted origins).
+    create: list[CorsOrigin] = dataclasses.field(default_factory=list)
+    #: Entries that stay, already holding their new values, with the fields that changed.
+    update: list[tuple[CorsOrigin, list[str]]] = dataclasses.field(default_factory=list)
+    delete: list[CorsOrigin] = dataclasses.field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.update or self.delete)
+
+
+def entry_changes(
+    policy_id: int, stored: Iterable[CorsOrigin], wanted: Sequence[Mapping[str, Any]], now: Any
+) -> EntryChanges:
+    """Plan the writes (nothing is written) that turn ``stored`` into ``wanted``.
+
+    ``wanted`` items are validated entries (``origin``; ``note`` and ``expires_at``
+    when given, otherwise an entry that stays keeps them).
     """
-    stored = {e.origin: e for e in existing}
-    wanted_by_origin = {w["origin"]: w for w in wanted}
-    now = timezone.now()
-    to_create: list[CorsOrigin] = []
-    to_update: list[CorsOrigin] = []
-    updated: list[tuple[str, list[str]]] = []
-    for origin, w in wanted_by_origin.items():
-        entry = stored.get(origin)
+    by_origin = {e.origin: e for e in stored}
+    changes = EntryChanges()
+    for w in wanted:
+        entry = by_origin.pop(w["origin"], None)
         if entry is None:
-            to_create.append(
+            changes.create.append(
                 CorsOrigin(
-                    policy=policy,
-                    origin=origin,
+                    policy_id=policy_id,
+                    origin=w["origin"],
                     note=w.get("note") or "",
                     expires_at=w.get("expires_at"),
                 )
             )
             continue
-        fields = entry_changes(entry, w)
+        fields = _changed_fields(entry, w)
         if fields:
             if "note" in fields:
-                entry.note = w.get("note") or ""
+                entry.note = w["note"] or ""
             if "expires_at" in fields:
-                entry.expires_at = w.get("expires_at")
+                entry.expires_at = w["expires_at"]
             entry.updated_at = now
-            to_update.append(entry)
-            updated.append(
-                (
-                    origin,
-                    [_label(CorsOrigin, f) for f in fields],
-                )
-            )
-    deleted = [o for o in stored if o not in wanted_by_origin]
-    if deleted:
-        CorsOrigin.objects.filter(pk__in=[stored[o].pk for o in deleted]).delete()
+            changes.update.append((entry, fields))
+    changes.delete = list(by_origin.values())
+    return changes
+
+
+def save_entry_changes(
+    changes: Iterable[EntryChanges], using: str | None = None, batch_size: int | None = None
+) -> None:
+    """Write planned changes (of one policy or many) with bulk queries."""
+    manager = CorsOrigin.objects.using(using) if using else CorsOrigin.objects
+    to_create: list[CorsOrigin] = []
+    to_update: list[CorsOrigin] = []
+    to_delete: list[int] = []
+    for change in changes:
+        to_create.extend(change.create)
+        to_update.extend(entry for entry, _ in change.update)
+        to_delete.extend(entry.pk for entry in change.delete)
+    step = batch_size or len(to_delete) or 1
+    for start in range(0, len(to_delete), step):
+        manager.filter(pk__in=to_delete[start : start + step]).delete()
     if to_create:
-        CorsOrigin.objects.bulk_create(to_create)
+        manager.bulk_create(to_create, batch_size=batch_size)
     if to_update:
-        CorsOrigin.objects.bulk_update(to_update, ["note", "expires_at", "updated_at"])
-    return [e.origin for e in to_create], updated, deleted
+        manager.bulk_update(to_update, ["note", "expires_at", "updated_at"], batch_size=batch_size)
+
+
+def write_entries(
+    policy: CorsPolicy, wanted: Sequence[Mapping[str, Any]], existing: Iterable[CorsOrigin]
+) -> list[dict[str, Any]]:
+    """Make ``policy``'s allowlist equal ``wanted``; the admin history's change message."""
+    changes = entry_changes(policy.pk, existing, wanted, timezone.now())
+    save_entry_changes([changes])
+    name = str(CorsOrigin._meta.verbose_name)
+    return [
+        *({"added": {"name": name, "object": e.origin}} for e in changes.create),
+        *(
+            {
+                "changed": {
+                    "name": name,
+                    "object": e.origin,
+                    "fields": [_label(CorsOrigin, f) for f in fields],
+                }
+            }
+            for e, fields in changes.update
+        ),
+        *({"deleted": {"name": name, "object": e.origin}} for e in changes.delete),
+    ]
 
 
 # -- check/ ---------------------------------------------------------------------
