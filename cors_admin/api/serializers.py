@@ -59,6 +59,8 @@ __all__ = [
 #: Fields the model normalizes in ``clean_fields`` (the values written are the normalized ones).
 _NORMALIZED_FIELDS = ("allow_methods", "allow_headers", "expose_headers", "path")
 
+_ALLOWLIST_AT = POLICY_FIELDS.index("allow_all_origins") + 1
+
 _ITEM_RE = re.compile(r"Item (\d+): (.*)\Z", re.DOTALL)
 
 
@@ -266,23 +268,13 @@ class CorsPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CorsPolicy
+        # The policy fields in SPEC.md's order, the allowlist after allow_all_origins.
         fields = (
             "id",
-            "name",
-            "description",
-            "path",
-            "path_type",
-            "priority",
-            "enabled",
-            "allow_all_origins",
+            *POLICY_FIELDS[:_ALLOWLIST_AT],
             "origins",
             "origin_entries",
-            "allow_credentials",
-            "allow_methods",
-            "allow_headers",
-            "expose_headers",
-            "max_age",
-            "allow_private_network",
+            *POLICY_FIELDS[_ALLOWLIST_AT:],
             "created_at",
             "updated_at",
             "warnings",
