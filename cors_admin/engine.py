@@ -34,6 +34,7 @@ __all__ = [
     "PolicySet",
     "PolicySpec",
     "compile_policies",
+    "is_token",
     "parse_header_names",
 ]
 
@@ -105,6 +106,11 @@ class PolicySpec:
     max_age: int | None = None
     allow_private_network: bool = False
     id: int | None = None
+
+
+def is_token(value: str) -> bool:
+    """Is ``value`` an HTTP token (RFC 9110), as header names and methods must be?"""
+    return _TOKEN_RE.match(value) is not None
 
 
 def parse_header_names(value: str) -> list[str] | None:

@@ -10,7 +10,6 @@ anything is written.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from .engine import is_token
 from .models import POLICY_FIELDS, CorsOrigin, CorsPolicy
 from .origins import NULL
 from .validation import NULL_WITH_CREDENTIALS, validate_policy
@@ -29,8 +29,6 @@ __all__ = [
     "CorsPolicyForm",
     "TestRequestForm",
 ]
-
-_METHOD_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+\Z")
 
 
 class CommaSeparatedListField(forms.CharField):
@@ -265,7 +263,7 @@ class TestRequestForm(forms.Form):
 
     def clean_method(self) -> str:
         method: str = self.cleaned_data["method"].strip()
-        if not _METHOD_RE.match(method):
+        if not is_token(method):
             raise ValidationError(_("Enter an HTTP method such as GET or POST."), code="invalid")
         return method
 

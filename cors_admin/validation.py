@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .engine import PATH_EXACT, PATH_PREFIX, PATH_REGEX
+from .engine import PATH_EXACT, PATH_PREFIX, PATH_REGEX, is_token
 from .origins import NULL, OriginError, parse_entry
 
 __all__ = [
@@ -36,8 +36,6 @@ NULL_WITH_CREDENTIALS = "null_with_credentials"
 CHROMIUM_MAX_AGE_CAP = 7200
 FIREFOX_MAX_AGE_CAP = 86400
 MAX_PATH_LENGTH = 500
-
-_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+\Z")
 
 
 def normalize_origin(value: Any) -> str:
@@ -92,7 +90,7 @@ def _tokens(values: Any, what: str) -> list[str]:
         value = value.strip()
         if not value:
             continue
-        if not _TOKEN_RE.match(value):
+        if not is_token(value):
             raise ValidationError(
                 f"'{value}' is not a valid HTTP token; {what} contain no spaces, commas, "
                 "colons or quotes.",

@@ -33,6 +33,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import html
 from rest_framework.validators import UniqueValidator
 
+from ..engine import is_token
 from ..models import POLICY_FIELDS, CorsOrigin, CorsPolicy, PathType
 from ..validation import (
     normalize_header_names,
@@ -647,7 +648,7 @@ class CheckRequestSerializer(serializers.Serializer):
         return value
 
     def validate_method(self, value: str) -> str:
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z\-]+", value):
+        if not is_token(value):
             raise serializers.ValidationError("Enter an HTTP method, for example GET or PATCH.")
         return value
 
