@@ -15,7 +15,6 @@ import http.client
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,22 +23,11 @@ from django.db import connections
 from django.utils import timezone
 
 from cors_admin.models import CorsPolicy
+from tests.browser import SCREENSHOTS, chromium
 from tests.factories import CorsOriginFactory, CorsPolicyFactory, UserFactory, policy_with_origins
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 NEW_ORIGIN = "https://spa.example.com"
 
 
@@ -61,15 +49,10 @@ def allow_origin(headers: list[tuple[str, str]]) -> list[str]:
 
 @pytest.fixture
 def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test
     # makes between browser steps are ordinary synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             page = context.new_page()
@@ -77,9 +60,9 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield page
             context.close()
         finally:
-            browser.close()
             # The ORM calls made while Playwright's loop ran used connections of their own
-            # context (asgiref locals); close them, or the test database cannot be dropped.
+            # context (asgiref locals); close them while that context is still current, or
+            # the test database cannot be dropped.
             connections.close_all()
 
 

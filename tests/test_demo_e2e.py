@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,23 +35,12 @@ import pytest
 from cors_admin import cache
 from cors_admin.explain import explain
 from cors_admin.models import CorsPolicy
+from tests.browser import SCREENSHOTS, chromium
 from tests.factories import policy_with_origins
 from tests.servers import ROOT, Server, base_env, free_port, manage, run_server, server_database
 from tests.test_docs import CHROMIUM_MESSAGES, CONSOLE_PREFIX
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REFRESH_INTERVAL = 0.5
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PARTNER = "https://partner.example.com"
 DEFAULT_HEADERS = [
     "accept",
@@ -140,14 +128,8 @@ def run_frontend(database_url: str, env: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
